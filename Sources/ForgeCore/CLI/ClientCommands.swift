@@ -1,0 +1,118 @@
+/// `forge scale`, `forge ps`, `forge restart` and `forge stop`: requests to a running forge
+/// over its control socket.
+enum ClientCommands {
+  static let specs = [Options.procfile, Options.root, Options.env, Options.socket, Options.json, Options.help]
+
+  static func run(_ command: String, _ arguments: [String]) throws -> Int32 {
+    guard let invocation = try Invocation.parse(arguments, command: command, specs: specs) else { return 0 }
+    let positionals = invocation.parsed.positionals
+    let request: ControlRequest
+    switch command {
+    case "scale":
+      let (counts, deltas) = try ScaleArguments.parse(positionals)
+      request = .scale(counts: counts, deltas: deltas)
+    case "ps":
+      try expectNoArguments(positionals, command)
+      request = .ps
+    case "restart":
+      guard positionals.count <= 1 else { throw UsageError("restart takes at most one TYPE or TYPE.N", command: command) }
+      request = .restart(target: positionals.first)
+    default:
+      try expectNoArguments(positionals, command)
+      request = .stop
+    }
+    let client = try connect(invocation)
+    let reply: JSONValue
+    do {
+      reply = try client.send(request)
+    } catch {
+      throw describe(error, invocation)
+    }
+    guard reply["ok"] == .bool(true) else {
+      throw Exit(ExitCode.failure, "forge: \(reply["error"]?.string ?? "request failed")")
+    }
+    let json = invocation.parsed.options.has("json")
+    switch request {
+    case .scale:
+      writeRaw(1, json ? (reply["formation"] ?? .null).render() + "\n" : formationLine(reply["formation"]) + "\n")
+    case .ps:
+      writeRaw(1, json ? (reply["processes"] ?? .null).render() + "\n" : ProcessTable.render(reply["processes"]))
+    case .restart:
+      if case .array(let names)? = reply["restarting"] {
+        writeRaw(1, "restarting " + names.compactMap(\.string).joined(separator: ", ") + "\n")
+      }
+    case .stop:
+      client.waitForClose()
+      writeRaw(1, "stopped\n")
+    case .env:
+      break
+    }
+    return ExitCode.success
+  }
+
+  static func connect(_ invocation: Invocation) throws -> ControlClient {
+    do {
+      return try ControlClient.connect(invocation.settings.socketPath)
+    } catch {
+      throw describe(error, invocation)
+    }
+  }
+
+  static func describe(_ error: ControlClient.Failure, _ invocation: Invocation) -> Exit {
+    switch error {
+    case .notRunning:
+      return Exit(
+        ExitCode.failure,
+        "forge: no running forge found at \(invocation.socketDisplay) (start one with 'forge start')")
+    case .failed(let message):
+      return Exit(ExitCode.failure, "forge: \(message)")
+    }
+  }
+
+  private static func expectNoArguments(_ positionals: [String], _ command: String) throws {
+    if let extra = positionals.first { throw UsageError("unexpected argument '\(extra)'", command: command) }
+  }
+
+  /// `web=2 worker=1`: the form `forge scale` accepts back.
+  static func formationLine(_ value: JSONValue?) -> String {
+    guard case .object(let members)? = value else { return "" }
+    return members.map { "\($0.0)=\($0.1.integer ?? 0)" }.joined(separator: " ")
+  }
+}
+
+/// The `forge ps` table.
+enum ProcessTable {
+  static func render(_ value: JSONValue?) -> String {
+    guard case .array(let processes)? = value else { return "" }
+    var rows: [[String]] = [["INSTANCE", "PID", "STATE", "UPTIME", "RESTARTS", "PORT", "NEXT RETRY"]]
+    for process in processes {
+      rows.append([
+        process["name"]?.string ?? "?",
+        process["pid"]?.integer.map(String.init) ?? "-",
+        process["state"]?.string ?? "?",
+        process["uptime"]?.number.map(duration) ?? "-",
+        process["restarts"]?.integer.map(String.init) ?? "0",
+        process["port"]?.integer.map(String.init) ?? "-",
+        process["next_retry"]?.number.map { "in " + duration($0) } ?? "-",
+      ])
+    }
+    var widths = [Int](repeating: 0, count: rows[0].count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    var text = ""
+    for row in rows {
+      var line = ""
+      for (i, cell) in row.enumerated() {
+        line += i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2)
+      }
+      text += line + "\n"
+    }
+    return text
+  }
+
+  static func duration(_ seconds: Double) -> String {
+    let whole = Int(seconds)
+    if whole < 60 { return "\(whole)s" }
+    if whole < 3600 { return "\(whole / 60)m\(whole % 60)s" }
+    return "\(whole / 3600)h\(whole % 3600 / 60)m"
+  }
+}

@@ -1,0 +1,120 @@
+import CGlibcLinux
+import Glibc
+
+/// forge's entry point: `main.swift` blocks signals and calls `Forge.main`.
+public enum Forge {
+  public static let version = "0.1.0"
+
+  /// Blocks the signals forge reads through its signalfd. Must run first in main, before
+  /// anything can start a thread, so every thread inherits the mask and no signal is lost.
+  public static func blockSignals() {
+    Signal.blockHandled()
+  }
+
+  public static func main(_ arguments: [String]) -> Never {
+    let status: Int32
+    do {
+      status = try run(Array(arguments.dropFirst()))
+    } catch let exit as Exit {
+      if let message = exit.message { writeRaw(2, message + "\n") }
+      status = exit.status
+    } catch let error as UsageError {
+      writeRaw(2, "forge: \(error.message)\n")
+      writeRaw(2, "Try 'forge \(error.command.map { "help \($0)" } ?? "--help")' for more information.\n")
+      status = ExitCode.usage
+    } catch let error as ConfigError {
+      writeRaw(2, "forge: \(error)\n")
+      status = ExitCode.usage
+    } catch {
+      writeRaw(2, "forge: \(error)\n")
+      status = ExitCode.failure
+    }
+    exit(status)
+  }
+
+  static func run(_ arguments: [String]) throws -> Int32 {
+    guard let first = arguments.first else {
+      writeRaw(1, Help.main)
+      return ExitCode.usage
+    }
+    switch first {
+    case "-h", "--help":
+      writeRaw(1, Help.main)
+      return ExitCode.success
+    case "-v", "--version", "version":
+      writeRaw(1, "forge \(version)\n")
+      return ExitCode.success
+    case "help":
+      guard arguments.count > 1 else {
+        writeRaw(1, Help.main)
+        return ExitCode.success
+      }
+      guard let text = Help.command(arguments[1]) else {
+        throw UsageError("unknown command '\(arguments[1])'")
+      }
+      writeRaw(1, text)
+      return ExitCode.success
+    default:
+      break
+    }
+    let rest = Array(arguments.dropFirst())
+    switch first {
+    case "start": return try StartCommand.run(rest)
+    case "check": return try CheckCommand.run(rest)
+    case "env": return try EnvCommand.run(rest)
+    case "run": return try RunCommand.run(rest)
+    case "scale", "ps", "restart", "stop": return try ClientCommands.run(first, rest)
+    default:
+      throw UsageError("unknown command '\(first)'")
+    }
+  }
+}
+
+/// What every command does first: parse its options, print help if asked, resolve settings.
+struct Invocation {
+  let parsed: ParsedArguments
+  let settings: Settings
+  let workingDirectory: String
+
+  /// nil when help was printed.
+  static func parse(
+    _ arguments: [String], command: String, specs: [OptionSpec], stopAtFirstPositional: Bool = false
+  ) throws -> Invocation? {
+    var parsed = try ArgumentParser.parse(
+      arguments, specs: specs, command: command, stopAtFirstPositional: stopAtFirstPositional)
+    if parsed.options.has("help") {
+      writeRaw(1, Help.command(command) ?? Help.main)
+      return nil
+    }
+    if let concurrency = parsed.options.last("concurrency"), !parsed.options.has("formation") {
+      parsed.options.add("formation", concurrency)
+    }
+    let cwd = Files.currentDirectory()
+    let settings = try Settings.resolve(
+      options: parsed.options, environment: ProcessEnvironment.current(), workingDirectory: cwd)
+    return Invocation(parsed: parsed, settings: settings, workingDirectory: cwd)
+  }
+
+  /// Reads the Procfile and env files. `procfileRequired: false` lets `run` and `env` work
+  /// without a Procfile (unless one was named).
+  func loadProject(procfileRequired: Bool = true) throws -> Project {
+    let named = settings.options.has("procfile") || settings.environment.contains { $0.key == "FORGE_PROCFILE" }
+    return try Project.load(settings, procfileOptional: !procfileRequired && !named) { readFile($0) }
+  }
+
+  func readFile(_ path: String) -> Project.ReadResult {
+    do {
+      return .ok(try Files.read(path))
+    } catch {
+      if error.errno == ENOENT { return .missing }
+      return .failed(String(cString: strerror(error.errno)))
+    }
+  }
+
+  /// The socket path as the user would write it: relative when it is in the current directory.
+  var socketDisplay: String {
+    let path = settings.socketPath
+    let prefix = workingDirectory.hasSuffix("/") ? workingDirectory : workingDirectory + "/"
+    return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+  }
+}

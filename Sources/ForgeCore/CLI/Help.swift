@@ -1,0 +1,90 @@
+/// Help texts: `forge --help` and `forge help COMMAND`.
+enum Help {
+  static let main = """
+    forge \(Forge.version): run a Procfile's processes as one formation.
+
+    Usage: forge COMMAND [OPTIONS]
+
+    Commands:
+      start [TYPE...]     run the formation in the foreground until stopped
+      run COMMAND [ARG...]
+                          run a one-off command with the formation's environment
+      check               validate the Procfile and env files
+      env                 print the environment the processes get
+      scale TYPE=N...     change the formation of a running forge (also TYPE+N, TYPE-N)
+      ps                  list the processes of a running forge
+      restart [TYPE|TYPE.N]
+                          restart processes of a running forge
+      stop                stop a running forge and wait until it has exited
+      help [COMMAND]      show help for a command
+      version             print forge's version
+
+    Common options (each also from FORGE_<NAME>, e.g. FORGE_PROCFILE):
+      -f, --procfile FILE   Procfile to read (default: Procfile in the root)
+      -e, --env FILES       env files, comma-separated (default: .env in the root)
+      -d, --root DIR        app root (default: the Procfile's directory)
+
+    Run 'forge help start' for the options of a command.
+
+    """
+
+  static func command(_ name: String) -> String? {
+    let (usage, summary, specs): (String, String, [OptionSpec])
+    switch name {
+    case "start":
+      (usage, summary, specs) = (
+        "forge start [OPTIONS] [TYPE...]",
+        "Runs every process type of the Procfile (or only the TYPEs named) at the formation's count,\n"
+          + "prints their output as one stream, and stops them all gracefully on Ctrl-C or SIGTERM.",
+        StartCommand.specs
+      )
+    case "run":
+      (usage, summary, specs) = (
+        "forge run [OPTIONS] COMMAND [ARG...]",
+        "Runs a one-off command with the formation's environment (PORT = base port, PS=run.1).\n"
+          + "A Procfile type name runs that type's command. When a forge is running here, its\n"
+          + "release (environment) is used, not the files on disk.",
+        RunCommand.specs
+      )
+    case "check":
+      (usage, summary, specs) = (
+        "forge check [OPTIONS]", "Parses the Procfile and every env file and reports the first error.",
+        CheckCommand.specs
+      )
+    case "env":
+      (usage, summary, specs) = (
+        "forge env [OPTIONS]", "Prints the environment processes get (before PORT, PS and DYNO), sorted by key.",
+        EnvCommand.specs
+      )
+    case "scale":
+      (usage, summary, specs) = (
+        "forge scale [TYPE=N|TYPE+N|TYPE-N...]",
+        "Changes the formation of the forge running here; with no argument, prints it.",
+        ClientCommands.specs
+      )
+    case "ps":
+      (usage, summary, specs) = ("forge ps [--json]", "Lists the processes of the forge running here.", ClientCommands.specs)
+    case "restart":
+      (usage, summary, specs) = (
+        "forge restart [TYPE|TYPE.N]",
+        "Restarts the named processes (all, one type at a time, without argument), keeping numbers and ports.",
+        ClientCommands.specs
+      )
+    case "stop":
+      (usage, summary, specs) = (
+        "forge stop", "Stops the forge running here gracefully and waits until it has exited.", ClientCommands.specs
+      )
+    default:
+      return nil
+    }
+    var text = "Usage: \(usage)\n\n\(summary)\n\nOptions:\n"
+    for spec in specs {
+      var flag = spec.short.map { "-\($0), " } ?? "    "
+      flag += "--\(spec.long)"
+      if spec.takesValue { flag += " \(spec.placeholder)" }
+      let padding = max(1, 30 - flag.count)
+      text += "  \(flag)\(String(repeating: " ", count: padding))\(spec.help)\n"
+    }
+    return text
+  }
+}

@@ -1,0 +1,108 @@
+import CGlibcLinux
+import Glibc
+
+/// `forge start [PROCESS…]`: runs the formation in the foreground until it stops.
+enum StartCommand {
+  static let specs =
+    Options.common + [Options.formation, Options.concurrency, Options.port, Options.timeout, Options.envOverride]
+    + Options.output + [Options.tty, Options.socket] + Options.supervision
+
+  static func run(_ arguments: [String]) throws -> Int32 {
+    guard let invocation = try Invocation.parse(arguments, command: "start", specs: specs) else { return 0 }
+    var project = try invocation.loadProject()
+    let settings = invocation.settings
+    let source = settings.formationSource
+
+    if !invocation.parsed.positionals.isEmpty {
+      project = try only(invocation.parsed.positionals, of: project, formationGiven: settings.formation != .default)
+    }
+    for type in settings.ttyTypes where project.procfile.index(of: type) == nil {
+      throw ConfigError(path: "--tty", line: 0, message: "unknown process type \"\(type)\"")
+    }
+    guard project.counts.contains(where: { $0 > 0 }) else {
+      throw ConfigError(path: source, line: 0, message: "the formation runs no process")
+    }
+
+    var options = Supervisor.Options()
+    var environment: [String: String] = [:]
+    for (key, value) in settings.environment { environment[key] = value }
+    let stdoutIsTerminal = isatty(1) == 1
+    options.colour = Palette.enabled(
+      forced: settings.color, stdoutIsTerminal: stdoutIsTerminal, environment: environment)
+    options.timestamps = settings.timestamps ?? stdoutIsTerminal
+    options.restart = try restartPolicy(invocation.parsed.options, environment)
+    options.stopSignals = try stopSignals(invocation.parsed.options, environment)
+    options.isPID1 = getpid() == 1
+
+    guard chdir(settings.root) == 0 else {
+      throw Exit(ExitCode.failure, "forge: cannot enter \(settings.root): \(String(cString: strerror(cglibc_errno())))")
+    }
+    do {
+      options.control = try ControlServer.open(settings.socketPath)
+    } catch {
+      switch error {
+      case .inUse(let path):
+        throw Exit(ExitCode.failure, "forge: another forge is already running here (control socket \(path))")
+      case .failed(let reason):
+        throw Exit(ExitCode.failure, "forge: cannot create the control socket: \(reason)")
+      }
+    }
+    options.underAnotherInit = !options.isPID1 && getppid() == 1
+    let supervisor = try Supervisor(project: project, options: options)
+    return supervisor.run()
+  }
+
+  /// `forge start web worker`: only the named types run; without -m each runs once.
+  private static func only(_ names: [String], of project: Project, formationGiven: Bool) throws -> Project {
+    var counts = [Int](repeating: 0, count: project.counts.count)
+    for name in names {
+      guard let index = project.procfile.index(of: name) else {
+        throw ConfigError(
+          path: project.procfile.path, line: 0,
+          message: "no process type \"\(name)\" (defined: \(project.procfile.names.joined(separator: ", ")))")
+      }
+      counts[index] = formationGiven ? project.counts[index] : max(project.counts[index], 1)
+    }
+    return project.with(counts: counts)
+  }
+
+  static func restartPolicy(_ options: OptionValues, _ environment: [String: String]) throws -> RestartPolicy {
+    var policy = RestartPolicy()
+    let specs = options.all("restart")
+    if specs.isEmpty, let value = environment["FORGE_RESTART"], !value.isEmpty {
+      try policy.apply(value, source: "FORGE_RESTART")
+    }
+    for spec in specs { try policy.apply(spec, source: "--restart") }
+    if let given = Settings.lookup("max-restarts", options, environment) {
+      guard let n = Int(given.value), n >= 0 else {
+        throw ConfigError(path: given.source, line: 0, message: "expected a whole number, got \"\(given.value)\"")
+      }
+      policy.maxRestarts = n
+    }
+    if let given = Settings.lookup("restart-window", options, environment) {
+      guard let seconds = Double(given.value), seconds > 0, seconds.isFinite else {
+        throw ConfigError(path: given.source, line: 0, message: "expected seconds, got \"\(given.value)\"")
+      }
+      policy.windowSeconds = seconds
+    }
+    return policy
+  }
+
+  static func stopSignals(_ options: OptionValues, _ environment: [String: String]) throws -> StopSignals {
+    var signals = StopSignals()
+    let specs = options.all("stop-signal")
+    if specs.isEmpty, let value = environment["FORGE_STOP_SIGNAL"], !value.isEmpty {
+      try signals.apply(value, source: "FORGE_STOP_SIGNAL")
+    }
+    for spec in specs { try signals.apply(spec, source: "--stop-signal") }
+    return signals
+  }
+}
+
+extension Project {
+  func with(counts: [Int]) -> Project {
+    Project(
+      settings: settings, procfile: procfile, procfileText: procfileText, environment: environment,
+      counts: counts, basePort: basePort, releaseID: releaseID)
+  }
+}

@@ -1,0 +1,125 @@
+/// Everything a formation needs, read from the files: the Procfile, the merged environment,
+/// the count per type, the base port and the release id.
+struct Project {
+  let settings: Settings
+  let procfile: Procfile
+  /// Text of the Procfile, part of the release id.
+  let procfileText: [UInt8]
+  /// What processes get before PORT, PS and DYNO: forge's environment merged with the env files.
+  let environment: [(key: String, value: String)]
+  let counts: [Int]
+  let basePort: Int
+  /// A short hash of the Procfile and the resolved environment: the release the formation runs.
+  let releaseID: String
+
+  /// Reads the files through `read` (a closure so Config does no I/O of its own).
+  /// With `procfileOptional`, a missing Procfile gives no process types (for `run` and `env`).
+  static func load(
+    _ settings: Settings, procfileOptional: Bool = false, read: (String) -> ReadResult
+  ) throws(ConfigError) -> Project {
+    var text: [UInt8] = []
+    let procfile: Procfile
+    switch read(settings.procfilePath) {
+    case .ok(let bytes):
+      text = bytes
+      procfile = try Procfile.parse(text, path: settings.procfilePath)
+    case .missing:
+      guard procfileOptional else {
+        throw ConfigError(path: settings.procfilePath, line: 0, message: "no such file")
+      }
+      procfile = Procfile(path: settings.procfilePath, entries: [])
+    case .failed(let reason):
+      throw ConfigError(path: settings.procfilePath, line: 0, message: reason)
+    }
+    var files: [(key: String, value: String)] = []
+    for path in settings.envPaths {
+      switch read(path) {
+      case .ok(let bytes):
+        let defined = try DotEnv.parse(bytes, path: path) { key in
+          files.last { $0.key == key }?.value ?? settings.environment.last { $0.key == key }?.value
+        }
+        files.append(contentsOf: defined)
+      case .missing:
+        if settings.envPathsExplicit { throw ConfigError(path: path, line: 0, message: "no such file") }
+      case .failed(let reason):
+        throw ConfigError(path: path, line: 0, message: reason)
+      }
+    }
+    let environment = merge(process: settings.environment, files: files, filesWin: settings.envOverride)
+    let counts = try settings.formation.resolve(against: procfile, source: settings.formationSource)
+    var basePort = 5000
+    if let port = settings.portOverride {
+      basePort = port
+    } else if let text = environment.last(where: { $0.key == "PORT" })?.value {
+      guard let port = Int(text), port > 0, port < 65536 else {
+        throw ConfigError(path: "PORT", line: 0, message: "expected a port from 1 to 65535, got \"\(text)\"")
+      }
+      basePort = port
+    }
+    return Project(
+      settings: settings, procfile: procfile, procfileText: text, environment: environment,
+      counts: counts, basePort: basePort,
+      releaseID: release(procfileText: text, environment: environment))
+  }
+
+  enum ReadResult {
+    case ok([UInt8])
+    case missing
+    case failed(String)
+  }
+
+  /// The precedence rule: a variable already in forge's environment wins over the files (a
+  /// value injected by the platform is never overridden by a file baked into an image), unless
+  /// `--env-override`. Among files, later ones win. The result is sorted by key.
+  static func merge(
+    process: [(key: String, value: String)], files: [(key: String, value: String)], filesWin: Bool
+  ) -> [(key: String, value: String)] {
+    var merged: [String: String] = [:]
+    for (key, value) in files { merged[key] = value }
+    for (key, value) in process where !filesWin || merged[key] == nil { merged[key] = value }
+    return merged.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+  }
+
+  static func release(procfileText: [UInt8], environment: [(key: String, value: String)]) -> String {
+    var hash = FNV1a()
+    hash.add(procfileText)
+    hash.add([0])
+    for (key, value) in environment {
+      hash.add(Array(key.utf8))
+      hash.add([0x3D])
+      hash.add(Array(value.utf8))
+      hash.add([0])
+    }
+    return hash.hex(digits: 8)
+  }
+
+  /// The environment one instance gets.
+  func environment(for name: String, port: Int) -> [String] {
+    var entries = environment.filter { !["PORT", "PS", "DYNO", "FORGE_RELEASE"].contains($0.key) }.map {
+      "\($0.key)=\($0.value)"
+    }
+    entries.append("PORT=\(port)")
+    entries.append("PS=\(name)")
+    entries.append("DYNO=\(name)")
+    entries.append("FORGE_RELEASE=\(releaseID)")
+    return entries
+  }
+}
+
+/// 64-bit FNV-1a: small, stable across runs and platforms, good enough to tell releases apart.
+struct FNV1a {
+  private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+  mutating func add(_ bytes: [UInt8]) {
+    for byte in bytes {
+      value ^= UInt64(byte)
+      value = value &* 0x100_0000_01b3
+    }
+  }
+
+  func hex(digits: Int) -> String {
+    let text = String(value, radix: 16)
+    let padded = String(repeating: "0", count: max(0, 16 - text.count)) + text
+    return String(padded.prefix(digits))
+  }
+}

@@ -1,0 +1,141 @@
+/// Options as the command line gave them: long name → values in order. Filled by the CLI
+/// parser; read here together with `FORGE_*` variables and defaults.
+struct OptionValues {
+  private(set) var values: [String: [String]] = [:]
+
+  mutating func add(_ name: String, _ value: String) { values[name, default: []].append(value) }
+
+  func last(_ name: String) -> String? { values[name]?.last }
+  func all(_ name: String) -> [String] { values[name] ?? [] }
+  func has(_ name: String) -> Bool { values[name] != nil }
+}
+
+/// How forge's output looks.
+enum LogFormat: String, Sendable {
+  case text
+  case json
+}
+
+/// Every setting, resolved from (strongest first) command-line flags, `FORGE_*` environment
+/// variables, then defaults. Each long option `--some-name` has the variable `FORGE_SOME_NAME`.
+struct Settings {
+  var procfilePath: String
+  var envPaths: [String]
+  /// Whether the env files were named (by -e or FORGE_ENV): then a missing one is an error.
+  var envPathsExplicit: Bool
+  var formation: Formation
+  var formationSource: String
+  var portOverride: Int?
+  var timeoutSeconds: Double
+  var root: String
+  var envOverride: Bool
+  var color: Bool?
+  var timestamps: Bool?
+  var logFormat: LogFormat
+  var ttyTypes: [String]
+  var socketPath: String
+  var options: OptionValues
+  var environment: [(key: String, value: String)]
+
+  /// The value of an option from its flag, else its FORGE_ variable.
+  static func lookup(
+    _ name: String, _ options: OptionValues, _ environment: [String: String]
+  ) -> (value: String, source: String)? {
+    if let value = options.last(name) { return (value, "--\(name)") }
+    let variable = environmentName(name)
+    if let value = environment[variable], !value.isEmpty { return (value, variable) }
+    return nil
+  }
+
+  static func environmentName(_ option: String) -> String {
+    "FORGE_" + String(option.uppercased().map { $0 == "-" ? "_" : $0 })
+  }
+
+  static func flag(
+    _ name: String, _ options: OptionValues, _ environment: [String: String]
+  ) throws(ConfigError) -> Bool? {
+    if options.has("no-" + name) && (options.last(name) == nil) { return false }
+    if options.has(name) { return true }
+    guard let value = environment[environmentName(name)], !value.isEmpty else { return nil }
+    switch value.lowercased() {
+    case "1", "true", "yes", "on": return true
+    case "0", "false", "no", "off": return false
+    default:
+      throw ConfigError(
+        path: environmentName(name), line: 0, message: "expected true or false, got \"\(value)\"")
+    }
+  }
+
+  static func resolve(
+    options: OptionValues, environment pairs: [(key: String, value: String)], workingDirectory: String
+  ) throws(ConfigError) -> Settings {
+    var environment: [String: String] = [:]
+    for (key, value) in pairs { environment[key] = value }
+    let get = { (name: String) in lookup(name, options, environment) }
+
+    let procfileGiven = get("procfile")
+    var root: String
+    var procfilePath: String
+    if let given = get("root") {
+      root = Path.absolute(given.value, from: workingDirectory)
+      procfilePath = procfileGiven?.value ?? Path.join(given.value, "Procfile")
+    } else {
+      procfilePath = procfileGiven?.value ?? "Procfile"
+      root = Path.directory(of: Path.absolute(procfilePath, from: workingDirectory))
+    }
+    root = Path.normalize(root)
+
+    var envPaths = [Path.join(root == workingDirectory ? "" : root, ".env")]
+    var envExplicit = false
+    if let given = get("env") {
+      envPaths = given.value.split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty }
+      envExplicit = true
+    }
+
+    var formation = Formation.default
+    var formationSource = "--formation"
+    if let given = get("formation") {
+      formationSource = given.source
+      formation = try Formation.parse(given.value, source: given.source)
+    }
+
+    var portOverride: Int? = nil
+    if let given = get("port") {
+      guard let port = Int(given.value), port > 0, port < 65536 else {
+        throw ConfigError(path: given.source, line: 0, message: "expected a port from 1 to 65535, got \"\(given.value)\"")
+      }
+      portOverride = port
+    }
+
+    var timeout = 5.0
+    if let given = get("timeout") {
+      guard let seconds = Double(given.value), seconds >= 0, seconds.isFinite else {
+        throw ConfigError(
+          path: given.source, line: 0, message: "expected seconds (a number from 0), got \"\(given.value)\"")
+      }
+      timeout = seconds
+    }
+
+    var logFormat = LogFormat.text
+    if let given = get("log-format") {
+      guard let format = LogFormat(rawValue: given.value) else {
+        throw ConfigError(path: given.source, line: 0, message: "expected text or json, got \"\(given.value)\"")
+      }
+      logFormat = format
+    }
+
+    let tty = get("tty").map { $0.value.split(separator: ",").map { $0.trimmingBlanks() } } ?? []
+    let socket = get("socket")?.value ?? Path.join(root, ".forge.sock")
+
+    return Settings(
+      procfilePath: procfilePath, envPaths: envPaths, envPathsExplicit: envExplicit,
+      formation: formation, formationSource: formationSource, portOverride: portOverride,
+      timeoutSeconds: timeout, root: root,
+      envOverride: try flag("env-override", options, environment) ?? false,
+      color: try flag("color", options, environment),
+      timestamps: try flag("timestamp", options, environment),
+      logFormat: logFormat, ttyTypes: tty,
+      socketPath: Path.absolute(socket, from: workingDirectory),
+      options: options, environment: pairs)
+  }
+}

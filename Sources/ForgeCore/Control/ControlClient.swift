@@ -1,0 +1,75 @@
+import CGlibcLinux
+import Glibc
+
+/// The client side of the control socket: one request, one reply line.
+struct ControlClient {
+  enum Failure: Error {
+    /// Nothing listens at the path (or it does not exist).
+    case notRunning
+    case failed(String)
+  }
+
+  let path: String
+  let connection: FileDescriptor
+
+  static func connect(_ path: String) throws(Failure) -> ControlClient {
+    do {
+      return ControlClient(path: path, connection: try UnixSocket.connect(path))
+    } catch {
+      switch error.errno {
+      case ENOENT, ECONNREFUSED, ENOTSOCK, ENOTDIR: throw .notRunning
+      default: throw .failed(error.description)
+      }
+    }
+  }
+
+  /// Sends the request and reads the reply object (waiting at most `timeoutMilliseconds`).
+  func send(_ request: ControlRequest, timeoutMilliseconds: Int32 = 15_000) throws(Failure) -> JSONValue {
+    do {
+      try connection.writeAll(Array((request.encoded() + "\n").utf8))
+    } catch {
+      throw .failed(error.description)
+    }
+    var reply: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while !reply.contains(0x0A) {
+      guard waitReadable(timeoutMilliseconds) else { throw .failed("no reply from forge at \(path)") }
+      guard let count = readChunk(&chunk), count > 0 else { break }
+      reply.append(contentsOf: chunk[0..<count])
+      if reply.count > 16 << 20 { throw .failed("reply too large") }
+    }
+    guard let newline = reply.firstIndex(of: 0x0A) else { throw .failed("forge closed the connection") }
+    do {
+      return try JSONValue.parse(Array(reply[..<newline]))
+    } catch {
+      throw .failed("unreadable reply: \(error.message)")
+    }
+  }
+
+  /// Waits until forge closes the connection, which it does by exiting.
+  func waitForClose() {
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+      _ = waitReadable(-1)
+      guard let count = readChunk(&chunk), count > 0 else { return }
+    }
+  }
+
+  /// One read; nil on error (treated like end of file by the callers).
+  private func readChunk(_ chunk: inout [UInt8]) -> Int? {
+    do {
+      return try connection.read(into: &chunk) ?? 0
+    } catch {
+      return nil
+    }
+  }
+
+  private func waitReadable(_ milliseconds: Int32) -> Bool {
+    var entry = pollfd(fd: connection.raw, events: Int16(POLLIN), revents: 0)
+    while true {
+      let n = poll(&entry, 1, milliseconds)
+      if n < 0 && cglibc_errno() == EINTR { continue }
+      return n > 0
+    }
+  }
+}

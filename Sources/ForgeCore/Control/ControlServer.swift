@@ -1,0 +1,60 @@
+import Glibc
+
+/// The listening control socket of a running `forge start`.
+final class ControlServer {
+  let path: String
+  let listener: FileDescriptor
+  private var closed = false
+
+  enum OpenError: Error {
+    /// Another forge answers on the socket.
+    case inUse(String)
+    case failed(SystemError)
+  }
+
+  /// Binds the socket. A socket file that nobody answers on was left by a forge that was
+  /// killed: it is replaced. One that answers belongs to a running forge: that is an error.
+  static func open(_ path: String) throws(OpenError) -> ControlServer {
+    if UnixSocket.isSocket(path) {
+      if (try? UnixSocket.connect(path)) != nil { throw .inUse(path) }
+      UnixSocket.remove(path)
+    }
+    do {
+      return ControlServer(path: path, listener: try UnixSocket.listen(path))
+    } catch {
+      throw .failed(error)
+    }
+  }
+
+  private init(path: String, listener: FileDescriptor) {
+    self.path = path
+    self.listener = listener
+  }
+
+  func close() {
+    guard !closed else { return }
+    closed = true
+    listener.close()
+    UnixSocket.remove(path)
+  }
+}
+
+/// One client of the control socket: its partial request, its pending reply and its
+/// deadline. A client that sends nothing is dropped at its deadline; none can block the loop.
+final class ControlConnection {
+  static let readTimeout: UInt64 = 5_000_000_000
+
+  let fd: FileDescriptor
+  let token: UInt64
+  var request: [UInt8] = []
+  var reply: [UInt8] = []
+  var deadline: UInt64?
+  /// `stop` clients stay connected until forge exits; the kernel closes them then.
+  var waitsForExit = false
+
+  init(fd: FileDescriptor, token: UInt64, now: UInt64) {
+    self.fd = fd
+    self.token = token
+    self.deadline = now + Self.readTimeout
+  }
+}

@@ -1,0 +1,84 @@
+/// Turns the byte stream of one process into lines without copying them: a fixed buffer is
+/// read into, and complete lines are handed out as slices of it. Memory per process is bounded
+/// by `capacity`; a line longer than `maximumLine` is handed out in pieces of that size.
+final class LineAssembler {
+  static let maximumLine = 64 * 1024
+  /// Room for a partial line of `maximumLine` bytes plus a large read (≥ 64 KiB).
+  static let capacity = 256 * 1024
+
+  private var storage: UnsafeMutableRawPointer?
+  private var start = 0
+  private var end = 0
+  /// For pseudo-terminal output: a terminal turns "\n" into "\r\n", which is undone here.
+  let stripsCarriageReturn: Bool
+
+  init(stripsCarriageReturn: Bool = false) {
+    self.stripsCarriageReturn = stripsCarriageReturn
+  }
+
+  deinit { storage?.deallocate() }
+
+  /// Bytes received but not yet handed out.
+  var bufferedCount: Int { end - start }
+
+  /// Free space to read into; always at least `capacity - maximumLine` bytes, because a
+  /// buffered partial line never exceeds `maximumLine` once lines have been taken.
+  func writableSpace() -> UnsafeMutableRawBufferPointer {
+    let base = storage ?? allocate()
+    if start > 0 {
+      Memory.move(base, base + start, end - start)
+      end -= start
+      start = 0
+    }
+    return UnsafeMutableRawBufferPointer(start: base + end, count: Self.capacity - end)
+  }
+
+  private func allocate() -> UnsafeMutableRawPointer {
+    let base = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity, alignment: 64)
+    storage = base
+    return base
+  }
+
+  /// Records that `count` bytes were written into the space from `writableSpace()`.
+  func commit(_ count: Int) {
+    precondition(count >= 0 && end + count <= Self.capacity)
+    end += count
+  }
+
+  /// The next complete line without its "\n" (valid until the next call), or a piece of
+  /// `maximumLine` bytes of a longer one; nil when no whole line is buffered.
+  func nextLine() -> UnsafeRawBufferPointer? {
+    guard let base = storage, end > start else { return nil }
+    let available = end - start
+    let line = base + start
+    if let newline = Memory.find(0x0A, in: line, count: min(available, Self.maximumLine + 1)) {
+      start += newline + 1
+      var length = newline
+      if stripsCarriageReturn && length > 0 && line.load(fromByteOffset: length - 1, as: UInt8.self) == 0x0D {
+        length -= 1
+      }
+      return UnsafeRawBufferPointer(start: line, count: length)
+    }
+    guard available > Self.maximumLine else { return nil }
+    start += Self.maximumLine
+    return UnsafeRawBufferPointer(start: line, count: Self.maximumLine)
+  }
+
+  /// At end of input: whatever is left, as a final line without "\n".
+  func takeRemainder() -> UnsafeRawBufferPointer? {
+    guard let base = storage, end > start else { return nil }
+    let rest = UnsafeRawBufferPointer(start: base + start, count: end - start)
+    start = end
+    return rest
+  }
+
+  /// Copies `bytes` in (for tests and fuzzing); returns how many fitted.
+  @discardableResult
+  func feed(_ bytes: some Collection<UInt8>) -> Int {
+    let space = writableSpace()
+    let count = min(space.count, bytes.count)
+    _ = space.initializeMemory(as: UInt8.self, from: bytes.prefix(count))
+    commit(count)
+    return count
+  }
+}

@@ -1,0 +1,86 @@
+/// The single writer of forge's log stream. Lines are rendered whole into one buffer and
+/// written many per system call; a partial write keeps the rest for later, so lines are never
+/// torn or interleaved. When the buffer passes its high-water mark the supervisor stops
+/// reading child pipes (back-pressure) instead of letting the buffer grow.
+final class OutputWriter {
+  enum State: Equatable {
+    /// Everything buffered is written.
+    case drained
+    /// stdout cannot take more now; wait for it to become writable.
+    case blocked
+    /// stdout is closed or failing; output is discarded from now on.
+    case broken
+  }
+
+  static let capacity = 1024 * 1024
+
+  private let sink: OutputSink
+  private let buffer = OutputBuffer(capacity: OutputWriter.capacity)
+  var formatter: LineFormatter
+  private(set) var isBroken = false
+  /// Set once when stdout breaks, for the supervisor to report on stderr.
+  private var failure: SystemError?
+
+  /// The error that broke stdout, once.
+  func takeFailure() -> SystemError? {
+    defer { failure = nil }
+    return failure
+  }
+
+  init(sink: OutputSink, formatter: LineFormatter) {
+    self.sink = sink
+    self.formatter = formatter
+  }
+
+  var descriptor: Int32 { sink.descriptor }
+  var pendingCount: Int { buffer.count }
+
+  /// Whether one more line of the longest kind fits under the high-water mark.
+  var hasRoom: Bool {
+    buffer.count + 512 + LineAssembler.maximumLine * formatter.worstCaseExpansion <= Self.capacity
+  }
+
+  /// Whether the buffer has drained far enough for child pipes to be read again.
+  var belowLowWater: Bool { buffer.count <= Self.capacity / 4 }
+
+  func append(_ line: UnsafeRawBufferPointer, from source: LogSource) {
+    if isBroken { return }
+    formatter.append(line, from: source, to: buffer)
+  }
+
+  /// forge's own messages are always accepted, even above the high-water mark: they are
+  /// short and rare, and must not be lost.
+  func append(message: String, from source: LogSource) {
+    if isBroken { return }
+    formatter.updateClock()
+    formatter.append(message: message, from: source, to: buffer)
+  }
+
+  /// Writes as much as stdout takes without blocking (a regular file always takes all).
+  @discardableResult
+  func flush() -> State {
+    if isBroken { return .broken }
+    while buffer.count > 0 {
+      switch sink.write(buffer.bytes) {
+      case .wrote(let n):
+        buffer.consume(n)
+      case .wouldBlock:
+        return .blocked
+      case .failed(let error):
+        isBroken = true
+        failure = error
+        buffer.consume(buffer.count)
+        return .broken
+      }
+    }
+    return .drained
+  }
+
+  /// At exit: writes everything, waiting for a slow reader at most `milliseconds` in total.
+  func flushBlocking(milliseconds: Int32) {
+    var waited: Int32 = 0
+    while flush() == .blocked && waited < milliseconds {
+      if !sink.waitWritable(milliseconds: 100) { waited += 100 }
+    }
+  }
+}

@@ -1,0 +1,152 @@
+/// The log path: child pipes → line assembly → one output buffer → stdout, with
+/// back-pressure. While stdout cannot take more, child pipes are taken out of epoll, so
+/// children block on their full pipes and nothing is dropped or buffered without bound.
+extension Supervisor {
+  /// One read (of at least 64 KiB) per readiness event, so one chatty process cannot starve
+  /// the others; then as many whole lines as the output buffer takes.
+  func readOutput(_ stream: PipeStream) {
+    guard !outputPaused else { return }
+    let space = stream.assembler.writableSpace()
+    guard space.count > 0 else { return }
+    let result: Int?
+    do {
+      result = try stream.fd.read(into: space)
+    } catch {
+      result = 0  // EIO from a terminal whose last process is gone: end of output
+    }
+    guard let count = result else { return }
+    if count == 0 {
+      endOfOutput(stream)
+      return
+    }
+    stream.assembler.commit(count)
+    emitLines(stream)
+  }
+
+  /// Writes the stream's complete lines while there is room; true if any are left.
+  @discardableResult
+  func emitLines(_ stream: PipeStream) -> Bool {
+    let source = stream.instance.source
+    while true {
+      while writer.hasRoom {
+        guard let line = stream.assembler.nextLine() else { return false }
+        writer.append(line, from: source)
+      }
+      if writer.flush() == .blocked {
+        pauseOutput()
+        return true
+      }
+    }
+  }
+
+  /// Reads what a process wrote before it exited, so its last lines come before its exit
+  /// message (when stdout keeps up).
+  func drain(_ stream: PipeStream, reads limit: Int = 64) {
+    for _ in 0..<limit {
+      guard !outputPaused, streams[stream.token] != nil else { return }
+      let space = stream.assembler.writableSpace()
+      guard space.count > 0 else { return }
+      let count: Int
+      do {
+        guard let n = try stream.fd.read(into: space) else { return }  // nothing more for now
+        count = n
+      } catch {
+        count = 0
+      }
+      if count == 0 {
+        endOfOutput(stream)
+        return
+      }
+      stream.assembler.commit(count)
+      emitLines(stream)
+    }
+  }
+
+  /// The write end is closed everywhere: flush the partial last line and forget the stream.
+  func endOfOutput(_ stream: PipeStream) {
+    while let line = stream.assembler.nextLine() { writer.append(line, from: stream.instance.source) }
+    if let rest = stream.assembler.takeRemainder() { writer.append(rest, from: stream.instance.source) }
+    if stream.registered { epoll.remove(stream.fd.raw) }
+    stream.registered = false
+    stream.fd.close()
+    streams[stream.token] = nil
+    if stream.instance.stream === stream { stream.instance.stream = nil }
+  }
+
+  // MARK: - Back-pressure
+
+  private func pauseOutput() {
+    guard !outputPaused else { return }
+    outputPaused = true
+    for stream in streams.values where stream.registered {
+      epoll.remove(stream.fd.raw)
+      stream.registered = false
+    }
+    watchStdout(true)
+  }
+
+  private func resumeOutput() {
+    guard outputPaused else { return }
+    // Lines already read come first, in the order they were read.
+    for stream in streams.values.sorted(by: { $0.token < $1.token }) {
+      if emitLines(stream) { return }  // paused again
+    }
+    outputPaused = false
+    for stream in streams.values where !stream.registered {
+      do {
+        try epoll.add(stream.fd.raw, events: Epoll.input, token: stream.token)
+        stream.registered = true
+      } catch {
+        announce("cannot watch the output of \(stream.instance.name): \(error)")
+      }
+    }
+  }
+
+  private func watchStdout(_ on: Bool) {
+    guard on != waitingForStdout else { return }
+    waitingForStdout = on
+    if on {
+      do {
+        try epoll.add(writer.descriptor, events: Epoll.output, token: Self.stdoutToken)
+      } catch {
+        // stdout cannot be watched (a regular file never blocks, so this is unexpected):
+        // fall back to waiting for it.
+        waitingForStdout = false
+        writer.flushBlocking(milliseconds: 1000)
+      }
+    } else {
+      epoll.remove(writer.descriptor)
+    }
+  }
+
+  func stdoutWritable() {
+    flushOutput()
+  }
+
+  /// After each round of events: write what is buffered, then resume reading once stdout has
+  /// caught up.
+  func flushOutput() {
+    let state = writer.flush()
+    if let failure = writer.takeFailure() {
+      writeRaw(2, "forge: \(failure); no more log output, still supervising\n")
+    }
+    switch state {
+    case .blocked:
+      if outputPaused || writer.pendingCount > 0 { watchStdout(true) }
+    case .drained, .broken:
+      watchStdout(false)
+      if outputPaused && writer.belowLowWater { resumeOutput() }
+    }
+  }
+
+  /// At exit: the last lines of every stream, then everything to stdout.
+  func finishOutput() {
+    outputPaused = false
+    for stream in streams.values.sorted(by: { $0.token < $1.token }) {
+      drain(stream)
+      if streams[stream.token] != nil { endOfOutput(stream) }
+      writer.flushBlocking(milliseconds: 5000)
+    }
+    writer.flushBlocking(milliseconds: 5000)
+  }
+}

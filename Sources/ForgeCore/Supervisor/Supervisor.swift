@@ -1,0 +1,246 @@
+import CGlibcLinux
+import Glibc
+
+/// The engine: one event loop on one thread that owns every piece of state (instances, pipes,
+/// signals, timers, control clients). It sleeps in epoll_wait until something happens, so an
+/// idle formation costs no CPU, and nothing is shared, so nothing is locked.
+final class Supervisor {
+  struct Options {
+    var colour = false
+    var timestamps = false
+    var restart = RestartPolicy()
+    var stopSignals = StopSignals()
+    var isPID1 = false
+    /// forge's parent is PID 1 (tini, dumb-init, another supervisor): forge still reaps its own
+    /// orphans as a child subreaper, and says so once.
+    var underAnotherInit = false
+    var control: ControlServer?
+  }
+
+  enum Phase: Equatable {
+    case running
+    /// Stop signals sent; SIGKILL for whatever is left at `deadline`.
+    case stopping(deadline: UInt64)
+    /// PID 1 only: the formation is gone, escapees were sent SIGTERM; SIGKILL at `deadline`.
+    case sweeping(deadline: UInt64)
+    case finished
+  }
+
+  static let signalToken: UInt64 = 1
+  static let stdoutToken: UInt64 = 2
+  static let controlToken: UInt64 = 3
+
+  let project: Project
+  var options: Options
+  let epoll: Epoll
+  let signals: SignalFD
+  let writer: OutputWriter
+  var forgeSource: LogSource
+
+  var instances: [Instance] = []
+  var byPid: [Int32: Instance] = [:]
+  var streams: [UInt64: PipeStream] = [:]
+  var clients: [UInt64: ControlConnection] = [:]
+  /// Process groups of processes that exited while children of theirs lived on, each with
+  /// the time its SIGKILL is due.
+  var lingering: [(pgid: Int32, name: String, deadline: UInt64)] = []
+  var nextToken: UInt64 = 16
+  var phase = Phase.running
+  var stopRequested = false
+  var killSent = false
+  /// The status forge exits with: the first exit that ended the formation decides it.
+  var exitStatus: Int32?
+  /// Set while stdout is full: child pipes are not read.
+  var outputPaused = false
+  var waitingForStdout = false
+  var nameWidth = 5
+  var refusedUIDs: Set<UInt32> = []
+  /// Types waiting for a rolling restart (`forge restart` without a target), in order.
+  var restartQueue: [String] = []
+  var rollingRestartActive = false
+  /// Whether the last reap found that forge has no children at all (ECHILD).
+  var childrenGone = false
+
+  init(project: Project, options: Options) throws(SystemError) {
+    self.project = project
+    self.options = options
+    epoll = try Epoll()
+    signals = try SignalFD(signals: Signal.handled)
+    let sink = OutputSink()
+    writer = OutputWriter(
+      sink: sink,
+      formatter: LineFormatter(format: project.settings.logFormat, timestamps: options.timestamps))
+    forgeSource = LogSource(name: LogSource.forgeName, width: 5, colour: options.colour ? Palette.forge : nil)
+  }
+
+  // MARK: - Running
+
+  /// Starts the formation and runs until it has stopped. Returns forge's exit status.
+  func run() -> Int32 {
+    do {
+      try epoll.add(signals.fd.raw, events: Epoll.input, token: Self.signalToken)
+      if let control = options.control {
+        try epoll.add(control.listener.raw, events: Epoll.input, token: Self.controlToken)
+      }
+      try becomeChildSubreaper()
+    } catch {
+      writeRaw(2, "forge: \(error)\n")
+      return 1
+    }
+    buildFormation()
+    announce("release \(project.releaseID)")
+    if options.isPID1 {
+      announce("running as PID 1: reaping every orphan, stop signals sweep the container")
+    } else if options.underAnotherInit {
+      announce("not PID 1 (running under another init): reaping orphans as child subreaper")
+    }
+    for instance in instances where instance.state == .starting { start(instance) }
+    flushOutput()
+    while phase != .finished {
+      let timeout = millisecondsUntilNextDeadline()
+      let events: [Epoll.Event]
+      do {
+        events = try epoll.wait(timeoutMilliseconds: timeout)
+      } catch {
+        writeRaw(2, "forge: \(error)\n")
+        return 1
+      }
+      writer.formatter.updateClock()
+      for event in events { dispatch(event) }
+      fireDueTimers()
+      advancePhase()
+      flushOutput()
+    }
+    finishOutput()
+    options.control?.close()
+    return exitStatus ?? 0
+  }
+
+  private func dispatch(_ event: Epoll.Event) {
+    switch event.token {
+    case Self.signalToken: handleSignals()
+    case Self.stdoutToken: stdoutWritable()
+    case Self.controlToken: acceptControlClients()
+    default:
+      if let stream = streams[event.token] {
+        readOutput(stream)
+      } else if let client = clients[event.token] {
+        serviceClient(client, event)
+      }
+    // Otherwise a stale token: the descriptor was closed after the event was queued.
+    }
+  }
+
+  private func handleSignals() {
+    let received: [Int32]
+    do { received = try signals.drain() } catch { return }
+    for signal in received {
+      switch signal {
+      case SIGCHLD:
+        reapChildren()
+      case SIGINT, SIGTERM, SIGQUIT:
+        requestStop(because: Signal.name(signal))
+      default:
+        // SIGHUP, SIGUSR1, SIGUSR2: for the processes, not for forge.
+        forward(signal)
+      }
+    }
+  }
+
+  /// A stop asked for by a signal or by `forge stop`. A second request during the grace
+  /// period kills at once.
+  func requestStop(because reason: String) {
+    switch phase {
+    case .running:
+      stopRequested = true
+      announce("\(reason) received, stopping")
+      beginShutdown()
+    case .stopping:
+      announce("\(reason) received again, killing")
+      killEverything()
+    case .sweeping, .finished:
+      break
+    }
+  }
+
+  private func forward(_ signal: Int32) {
+    announce("forwarding \(Signal.name(signal)) to all processes")
+    for instance in instances where instance.pid > 0 && instance.isAlive {
+      signalProcessGroup(instance.pid, signal)
+    }
+  }
+
+  // MARK: - Messages
+
+  /// One of forge's own lines in the log stream.
+  func announce(_ message: String) {
+    writer.append(message: message, from: forgeSource)
+  }
+
+  /// A line about one instance, under its own prefix (`web.1 | started with pid 42`).
+  func announce(_ message: String, for instance: Instance) {
+    writer.append(message: message, from: instance.source)
+  }
+
+  // MARK: - Timers
+
+  private func millisecondsUntilNextDeadline() -> Int32 {
+    guard let next = nextDeadline() else { return -1 }
+    let now = Clock.now()
+    if next <= now { return 0 }
+    let milliseconds = (next - now + 999_999) / 1_000_000
+    return Int32(min(milliseconds, 60_000))
+  }
+
+  private func nextDeadline() -> UInt64? {
+    var next: UInt64? = nil
+    func consider(_ time: UInt64?) {
+      if let time, time < (next ?? .max) { next = time }
+    }
+    switch phase {
+    case .stopping(let deadline) where !killSent: consider(deadline)
+    case .sweeping(let deadline): consider(deadline)
+    default: break
+    }
+    for instance in instances {
+      consider(instance.stopDeadline)
+      consider(instance.nextStartAt)
+    }
+    for group in lingering where group.deadline != .max { consider(group.deadline) }
+    for client in clients.values { consider(client.deadline) }
+    return next
+  }
+
+  private func fireDueTimers() {
+    let now = Clock.now()
+    switch phase {
+    case .stopping(let deadline) where !killSent && deadline <= now:
+      killEverything()
+    case .sweeping(let deadline) where deadline <= now:
+      sweep(signal: SIGKILL)
+      phase = .sweeping(deadline: .max)
+    default:
+      break
+    }
+    for instance in instances {
+      if let deadline = instance.stopDeadline, deadline <= now, instance.isAlive {
+        instance.stopDeadline = nil
+        instance.killed = true
+        announce("sending SIGKILL to \(instance.name) (pid \(instance.pid))")
+        signalProcessGroup(instance.pid, SIGKILL)
+      }
+      if let at = instance.nextStartAt, at <= now, phase == .running {
+        instance.nextStartAt = nil
+        start(instance)
+      }
+    }
+    for i in lingering.indices where lingering[i].deadline <= now {
+      lingering[i].deadline = .max
+      if processGroupExists(lingering[i].pgid) {
+        announce("sending SIGKILL to what is left of \(lingering[i].name) (process group \(lingering[i].pgid))")
+        signalProcessGroup(lingering[i].pgid, SIGKILL)
+      }
+    }
+    expireClients(now: now)
+  }
+}

@@ -1,0 +1,70 @@
+import CGlibcLinux
+import Glibc
+
+/// Whole-file reads for configuration: Procfiles and env files are small.
+enum Files {
+  static func read(_ path: String) throws(SystemError) -> [UInt8] {
+    let raw = try retryingEINTR("open", path: path) { cglibc_open(path, O_RDONLY | O_CLOEXEC, 0) }
+    let fd = FileDescriptor(raw)
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+      guard let n = try fd.read(into: &chunk), n > 0 else { break }
+      bytes.append(contentsOf: chunk[0..<n])
+    }
+    return bytes
+  }
+
+  static func exists(_ path: String) -> Bool {
+    access(path, F_OK) == 0
+  }
+
+  static func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+  }
+
+  static func currentDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return "." }
+    return String(cString: buffer)
+  }
+
+  /// Writes a whole file, replacing it, with the given mode.
+  static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
+    let raw = try retryingEINTR("open", path: path) {
+      cglibc_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    }
+    let fd = FileDescriptor(raw)
+    _ = fchmod(fd.raw, mode)
+    try fd.writeAll(bytes)
+  }
+
+  static func makeDirectory(_ path: String) throws(SystemError) {
+    if isDirectory(path) { return }
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for part in path.split(separator: "/") {
+      prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+      if isDirectory(prefix) { continue }
+      if mkdir(prefix, 0o755) != 0 && cglibc_errno() != EEXIST {
+        throw SystemError(operation: "mkdir", errno: cglibc_errno(), path: prefix)
+      }
+    }
+  }
+}
+
+/// The process environment as ordered key/value pairs.
+enum ProcessEnvironment {
+  static func current() -> [(key: String, value: String)] {
+    var result: [(String, String)] = []
+    guard var cursor = cglibc_environ() else { return [] }
+    while let entry = cursor.pointee {
+      let text = String(cString: entry)
+      if let eq = text.firstIndex(of: "=") {
+        result.append((String(text[..<eq]), String(text[text.index(after: eq)...])))
+      }
+      cursor += 1
+    }
+    return result
+  }
+}

@@ -1,0 +1,21 @@
+import Glibc
+
+/// The C library's vectorised byte search and copy, for the log path.
+enum Memory {
+  /// Offset of the first `byte` in `count` bytes at `base`, if any.
+  @inline(__always)
+  static func find(_ byte: UInt8, in base: UnsafeRawPointer, count: Int) -> Int? {
+    guard count > 0, let hit = memchr(base, Int32(byte), count) else { return nil }
+    return UnsafeRawPointer(hit) - base
+  }
+
+  @inline(__always)
+  static func copy(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+    if count > 0 { memcpy(destination, source, count) }
+  }
+
+  @inline(__always)
+  static func move(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+    if count > 0 { memmove(destination, source, count) }
+  }
+}

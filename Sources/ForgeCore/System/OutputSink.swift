@@ -1,0 +1,80 @@
+import CGlibcLinux
+import Glibc
+
+/// forge's stdout, set up so that a slow reader can never block the event loop.
+///
+/// A pipe or terminal is reopened through /proc/self/fd/1: that gives forge its own open file
+/// description on the same pipe or terminal, which can be made non-blocking without changing
+/// the shared one that the shell and other processes use. A socket is written with
+/// MSG_DONTWAIT. A regular file never blocks for long and is written as it is.
+final class OutputSink {
+  enum WriteResult {
+    case wrote(Int)
+    case wouldBlock
+    case failed(SystemError)
+  }
+
+  private enum Kind {
+    case plain
+    case socket
+  }
+
+  private let kind: Kind
+  private var owned: FileDescriptor?
+  let descriptor: Int32
+  let isTerminal: Bool
+  /// Whether a write can report that it would block (then epoll tells when to retry).
+  let canBlock: Bool
+
+  init(standard fd: Int32 = 1) {
+    isTerminal = isatty(fd) == 1
+    var info = stat()
+    let type = fstat(fd, &info) == 0 ? info.st_mode & S_IFMT : 0
+    switch type {
+    case S_IFSOCK:
+      kind = .socket
+      descriptor = fd
+      canBlock = true
+    case S_IFIFO, S_IFCHR:
+      let reopened = cglibc_open("/proc/self/fd/\(fd)", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0)
+      kind = .plain
+      if reopened >= 0 {
+        owned = FileDescriptor(reopened)
+        descriptor = reopened
+        canBlock = true
+      } else {
+        descriptor = fd
+        canBlock = false
+      }
+    default:
+      kind = .plain
+      descriptor = fd
+      canBlock = false
+    }
+  }
+
+  func write(_ bytes: UnsafeRawBufferPointer) -> WriteResult {
+    while true {
+      let n: Int
+      switch kind {
+      case .plain: n = Glibc.write(descriptor, bytes.baseAddress, bytes.count)
+      case .socket: n = send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+      }
+      if n >= 0 { return .wrote(n) }
+      let code = cglibc_errno()
+      if code == EINTR { continue }
+      if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
+      return .failed(SystemError(operation: "write to stdout", errno: code))
+    }
+  }
+
+  /// Waits until a write can make progress, at most `milliseconds`; false on timeout.
+  func waitWritable(milliseconds: Int32) -> Bool {
+    var entry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+    while true {
+      let n = poll(&entry, 1, milliseconds)
+      if n < 0 && cglibc_errno() == EINTR { continue }
+      return n > 0
+    }
+  }
+}

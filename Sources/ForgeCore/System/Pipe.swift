@@ -1,0 +1,25 @@
+import CGlibcLinux
+import Glibc
+
+/// A pipe whose ends are both close-on-exec; the read end is non-blocking because the event
+/// loop reads it. The write end is handed to one child (dup2 clears close-on-exec there).
+struct Pipe {
+  let read: FileDescriptor
+  let write: FileDescriptor
+
+  init() throws(SystemError) {
+    var fds: [Int32] = [-1, -1]
+    _ = try retryingEINTR("pipe2") { pipe2(&fds, O_CLOEXEC) }
+    read = FileDescriptor(fds[0])
+    write = FileDescriptor(fds[1])
+    try read.setNonBlocking(true)
+  }
+}
+
+extension FileDescriptor {
+  /// A larger pipe buffer (1 MiB, the default pipe-max-size) means fewer wake-ups for a
+  /// chatty process. Best effort: the default 64 KiB works too.
+  func growPipeBuffer() {
+    _ = cglibc_fcntl_setpipe_sz(raw, 1 << 20)
+  }
+}

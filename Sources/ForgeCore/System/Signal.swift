@@ -1,0 +1,49 @@
+import CGlibcLinux
+import Glibc
+
+/// Signal numbers and names, and the process-wide mask forge reads its signals through.
+enum Signal {
+  /// What forge handles through its signalfd. Blocked in main before any thread exists, so
+  /// nothing is lost during start-up and PID 1 gets them queued rather than dropped.
+  static let handled: [Int32] = [SIGCHLD, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2]
+
+  private static let names: [(Int32, String)] = [
+    (SIGHUP, "SIGHUP"), (SIGINT, "SIGINT"), (SIGQUIT, "SIGQUIT"), (SIGILL, "SIGILL"),
+    (SIGTRAP, "SIGTRAP"), (SIGABRT, "SIGABRT"), (SIGBUS, "SIGBUS"), (SIGFPE, "SIGFPE"),
+    (SIGKILL, "SIGKILL"), (SIGUSR1, "SIGUSR1"), (SIGSEGV, "SIGSEGV"), (SIGUSR2, "SIGUSR2"),
+    (SIGPIPE, "SIGPIPE"), (SIGALRM, "SIGALRM"), (SIGTERM, "SIGTERM"), (SIGSTKFLT, "SIGSTKFLT"),
+    (SIGCHLD, "SIGCHLD"), (SIGCONT, "SIGCONT"), (SIGSTOP, "SIGSTOP"), (SIGTSTP, "SIGTSTP"),
+    (SIGTTIN, "SIGTTIN"), (SIGTTOU, "SIGTTOU"), (SIGURG, "SIGURG"), (SIGXCPU, "SIGXCPU"),
+    (SIGXFSZ, "SIGXFSZ"), (SIGVTALRM, "SIGVTALRM"), (SIGPROF, "SIGPROF"), (SIGWINCH, "SIGWINCH"),
+    (SIGIO, "SIGIO"), (SIGPWR, "SIGPWR"), (SIGSYS, "SIGSYS"),
+  ]
+
+  static func name(_ number: Int32) -> String {
+    for (n, name) in names where n == number { return name }
+    return "signal \(number)"
+  }
+
+  /// Accepts "TERM", "SIGTERM", "sigterm" or a number.
+  static func number(named text: String) -> Int32? {
+    if let n = Int32(text), n > 0, n < 65 { return n }
+    let upper = text.uppercased()
+    let full = upper.hasPrefix("SIG") ? upper : "SIG" + upper
+    for (n, name) in names where name == full { return n }
+    return nil
+  }
+
+  static func set(_ signals: [Int32]) -> sigset_t {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in signals { sigaddset(&set, s) }
+    return set
+  }
+
+  /// Blocks the handled signals for this thread and every thread it starts later.
+  static func blockHandled() {
+    var mask = set(handled)
+    _ = pthread_sigmask(SIG_BLOCK, &mask, nil)
+    // A write to a closed stdout must return EPIPE instead of killing forge.
+    _ = Glibc.signal(SIGPIPE, SIG_IGN)
+  }
+}

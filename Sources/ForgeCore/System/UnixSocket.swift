@@ -1,0 +1,96 @@
+import CGlibcLinux
+import Glibc
+
+/// Unix-domain stream sockets for the control channel.
+enum UnixSocket {
+  /// sun_path holds 108 bytes. A longer path is reached through the directory: it is opened
+  /// and the socket named as /proc/self/fd/N/NAME, which the kernel resolves like any path.
+  private static func withAddress<T>(
+    _ path: String, _ body: (UnsafePointer<sockaddr_un>) -> T
+  ) throws(SystemError) -> T {
+    var directory: FileDescriptor? = nil
+    var effective = path
+    if path.utf8.count >= 108 {
+      let parent = Path.directory(of: path)
+      let raw = try retryingEINTR("open", path: parent) { cglibc_open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0) }
+      directory = FileDescriptor(raw)
+      effective = "/proc/self/fd/\(raw)/\(Path.lastComponent(path))"
+      guard effective.utf8.count < 108 else {
+        throw SystemError(operation: "socket name too long", errno: ENAMETOOLONG, path: path)
+      }
+    }
+    defer { directory?.close() }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+      let bytes = Array(effective.utf8)
+      for (i, byte) in bytes.enumerated() { raw[i] = byte }
+      raw[bytes.count] = 0
+    }
+    return withUnsafePointer(to: &address) { body($0) }
+  }
+
+  private static func makeSocket(nonBlocking: Bool) throws(SystemError) -> FileDescriptor {
+    var type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+    if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
+    let raw = try retryingEINTR("socket") { socket(AF_UNIX, type, 0) }
+    return FileDescriptor(raw)
+  }
+
+  /// Connects to a listening socket (blocking).
+  static func connect(_ path: String) throws(SystemError) -> FileDescriptor {
+    let fd = try makeSocket(nonBlocking: false)
+    var result: Int32 = EINTR
+    while result == EINTR {
+      result = try withAddress(path) { address in
+        cglibc_connect_unix(fd.raw, address) == 0 ? 0 : cglibc_errno()
+      }
+    }
+    if result != 0 { throw SystemError(operation: "connect", errno: result, path: path) }
+    return fd
+  }
+
+  /// Binds and listens with mode 0600 (the umask is narrowed around bind so the socket never
+  /// exists with wider permissions).
+  static func listen(_ path: String) throws(SystemError) -> FileDescriptor {
+    let fd = try makeSocket(nonBlocking: true)
+    let previous = umask(0o177)
+    let result = try withAddress(path) { address in
+      cglibc_bind_unix(fd.raw, address) == 0 ? 0 : cglibc_errno()
+    }
+    umask(previous)
+    if result != 0 { throw SystemError(operation: "bind", errno: result, path: path) }
+    _ = chmod(path, 0o600)
+    _ = try retryingEINTR("listen") { Glibc.listen(fd.raw, 64) }
+    return fd
+  }
+
+  /// Accepts one pending connection, non-blocking and close-on-exec; nil when none is waiting.
+  static func accept(_ listener: FileDescriptor) throws(SystemError) -> FileDescriptor? {
+    while true {
+      let raw = cglibc_accept4(listener.raw, Int32(SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue))
+      if raw >= 0 { return FileDescriptor(raw) }
+      let code = cglibc_errno()
+      if code == EINTR || code == ECONNABORTED { continue }
+      if code == EAGAIN || code == EWOULDBLOCK { return nil }
+      throw SystemError(operation: "accept4", errno: code)
+    }
+  }
+
+  /// The peer's uid (SO_PEERCRED), nil if it cannot be read.
+  static func peerUID(_ fd: FileDescriptor) -> uid_t? {
+    var credentials = ucred()
+    var length = socklen_t(MemoryLayout<ucred>.size)
+    guard getsockopt(fd.raw, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
+    return credentials.uid
+  }
+
+  static func isSocket(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK
+  }
+
+  static func remove(_ path: String) {
+    _ = unlink(path)
+  }
+}
