@@ -47,7 +47,7 @@ enum StartCommand {
         throw Exit(ExitCode.failure, "forge: cannot create the control socket: \(reason)")
       }
     }
-    options.underAnotherInit = !options.isPID1 && getppid() == 1
+    options.otherInit = options.isPID1 ? nil : ContainerInit.detect()
     let supervisor = try Supervisor(project: project, options: options)
     return supervisor.run()
   }

@@ -27,7 +27,8 @@ extension Supervisor {
   /// Names are padded to the longest in the formation, forge's own included; scaling up can
   /// make a longer one, and then every prefix is rendered again.
   func refreshPrefixes() {
-    let width = instances.reduce(LogSource.forgeName.count) { max($0, $1.name.utf8.count) }
+    // Never narrower than before: lines already printed and lines to come stay aligned.
+    let width = instances.reduce(max(nameWidth, LogSource.forgeName.count)) { max($0, $1.name.utf8.count) }
     nameWidth = width
     for instance in instances {
       let colour = options.colour ? Palette.colour(forTypeIndex: instance.typeIndex) : nil

@@ -11,9 +11,9 @@ final class Supervisor {
     var restart = RestartPolicy()
     var stopSignals = StopSignals()
     var isPID1 = false
-    /// forge's parent is PID 1 (tini, dumb-init, another supervisor): forge still reaps its own
-    /// orphans as a child subreaper, and says so once.
-    var underAnotherInit = false
+    /// The container init forge runs under (tini, dumb-init…), if any: forge still reaps its
+    /// own orphans as a child subreaper, and says so once.
+    var otherInit: String?
     var control: ControlServer?
   }
 
@@ -91,8 +91,8 @@ final class Supervisor {
     announce("release \(project.releaseID)")
     if options.isPID1 {
       announce("running as PID 1: reaping every orphan, stop signals sweep the container")
-    } else if options.underAnotherInit {
-      announce("not PID 1 (running under another init): reaping orphans as child subreaper")
+    } else if let other = options.otherInit {
+      announce("not PID 1 (\(other) is): reaping orphans of forge's processes as child subreaper")
     }
     for instance in instances where instance.state == .starting { start(instance) }
     flushOutput()
