@@ -103,6 +103,6 @@ extension Project {
   func with(counts: [Int]) -> Project {
     Project(
       settings: settings, procfile: procfile, procfileText: procfileText, environment: environment,
-      counts: counts, basePort: basePort, releaseID: releaseID)
+      fileEnvironment: fileEnvironment, counts: counts, basePort: basePort, releaseID: releaseID)
   }
 }

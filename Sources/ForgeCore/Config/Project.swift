@@ -7,6 +7,9 @@ struct Project {
   let procfileText: [UInt8]
   /// What processes get before PORT, PS and DYNO: forge's environment merged with the env files.
   let environment: [(key: String, value: String)]
+  /// What the env files alone define, merged in order (later files win): the app's config
+  /// without the shell's environment, for `forge export`.
+  let fileEnvironment: [(key: String, value: String)]
   let counts: [Int]
   let basePort: Int
   /// A short hash of the Procfile and the resolved environment: the release the formation runs.
@@ -58,7 +61,7 @@ struct Project {
     }
     return Project(
       settings: settings, procfile: procfile, procfileText: text, environment: environment,
-      counts: counts, basePort: basePort,
+      fileEnvironment: merge(process: [], files: files, filesWin: true), counts: counts, basePort: basePort,
       releaseID: release(procfileText: text, environment: environment))
   }
 
