@@ -177,7 +177,7 @@ extension Supervisor {
   /// Instances stopped on purpose (scaled down, restarted) whose groups are now gone.
   func settleStoppedInstances() {
     for instance in instances where instance.state == .exited && instance.afterExit != .policy {
-      guard !processGroupExists(instance.pid) else { continue }
+      guard !instance.isAlive else { continue }
       instance.stopDeadline = nil
       switch instance.afterExit {
       case .retire:

@@ -26,6 +26,7 @@ func becomeChildSubreaper() throws(SystemError) {
 
 /// Whether any process is left in the group (kill(2) with signal 0 only checks).
 func processGroupExists(_ pgid: pid_t) -> Bool {
+  guard pgid > 1 else { return false }  // kill(0) and kill(-1) mean other things
   if kill(-pgid, 0) == 0 { return true }
   return cglibc_errno() == EPERM
 }
