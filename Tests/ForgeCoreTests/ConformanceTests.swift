@@ -6,70 +6,93 @@ import XCTest
 /// Runs every case of the shared conformance files (copied into Tests/Fixtures) against the
 /// Procfile and .env parsers. A failing case is a bug in forge: the cases are the spec.
 final class ConformanceTests: XCTestCase {
+  private struct Expectation: Decodable {
+    struct Failure: Decodable { let line: Int }
+    let processes: [[String]]?
+    let env: [String: String]?
+    let error: Failure?
+  }
+
+  private struct ProcfileCase: Decodable {
+    let id: String
+    let procfile: String
+    let expect: Expectation
+  }
+
+  private struct DotEnvCase: Decodable {
+    let id: String
+    let envText: String
+    let processEnv: [String: String]
+    let expect: Expectation
+
+    enum CodingKeys: String, CodingKey {
+      case id, expect
+      case envText = "env_text"
+      case processEnv = "process_env"
+    }
+  }
+
   private static let fixtures = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-  private func loadCases(_ name: String) throws -> [[String: Any]] {
+  /// JSONDecoder, not JSONSerialization: on Linux the latter drops a U+FEFF that starts a
+  /// string, which would hide the BOM cases.
+  private func load<Case: Decodable>(_ name: String, as type: Case.Type) throws -> [Case] {
     let data = try Data(contentsOf: Self.fixtures.appendingPathComponent(name))
-    let cases = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]], "\(name) is not a list")
+    let cases = try JSONDecoder().decode([Case].self, from: data)
     XCTAssertFalse(cases.isEmpty, "\(name) has no cases")
     return cases
   }
 
-  /// Which line an error is expected on, or nil when the case expects a result.
-  private func expectedErrorLine(_ expect: [String: Any]) -> Int? {
-    (expect["error"] as? [String: Any])?["line"] as? Int
-  }
-
   func testProcfileCases() throws {
-    let cases = try loadCases("procfile.json")
+    let cases = try load("procfile.json", as: ProcfileCase.self)
     var failures: [String] = []
     for testCase in cases {
-      let id = testCase["id"] as? String ?? "?"
-      guard let text = testCase["procfile"] as? String, let expect = testCase["expect"] as? [String: Any] else {
-        XCTFail("[\(id)] malformed case")
-        continue
+      if testCase.id.contains("bom") {
+        XCTAssertEqual(
+          Array(testCase.procfile.utf8.prefix(3)), [0xEF, 0xBB, 0xBF], "[\(testCase.id)] BOM lost in loading")
       }
       let actual: String
       do {
-        let procfile = try Procfile.parse(Array(text.utf8), path: "Procfile")
+        let procfile = try Procfile.parse(Array(testCase.procfile.utf8), path: "Procfile")
         actual = "processes \(procfile.entries.map { [$0.name, $0.command] })"
       } catch {
         actual = "error on line \(error.line) (\(error.message))"
       }
       let expected: String
-      if let line = expectedErrorLine(expect) {
-        expected = "error on line \(line)"
+      if let failure = testCase.expect.error {
+        expected = "error on line \(failure.line)"
         if actual.hasPrefix(expected + " (") { continue }
       } else {
-        let processes = try XCTUnwrap(expect["processes"] as? [[String]], "[\(id)] bad expect")
+        let processes = try XCTUnwrap(testCase.expect.processes, "[\(testCase.id)] expects nothing")
         expected = "processes \(processes)"
         if actual == expected { continue }
       }
-      failures.append(id)
-      XCTFail("procfile case [\(id)]: expected \(expected), got \(actual); input \(String(reflecting: text))")
+      failures.append(testCase.id)
+      XCTFail(
+        "procfile case [\(testCase.id)]: expected \(expected), got \(actual); "
+          + "input \(String(reflecting: testCase.procfile))"
+      )
     }
     XCTAssertEqual(failures, [], "failing procfile cases")
+    XCTAssertGreaterThanOrEqual(cases.count, 28)
   }
 
   func testDotEnvCases() throws {
-    let cases = try loadCases("dotenv.json")
+    let cases = try load("dotenv.json", as: DotEnvCase.self)
     var failures: [String] = []
     for testCase in cases {
-      let id = testCase["id"] as? String ?? "?"
-      guard let text = testCase["env_text"] as? String, let expect = testCase["expect"] as? [String: Any],
-        let processEnv = testCase["process_env"] as? [String: String]
-      else {
-        XCTFail("[\(id)] malformed case")
-        continue
+      if testCase.id.contains("bom") {
+        XCTAssertEqual(
+          Array(testCase.envText.utf8.prefix(3)), [0xEF, 0xBB, 0xBF], "[\(testCase.id)] BOM lost in loading")
       }
       var actualEnv: [String: String]? = nil
       var actualError: ConfigError? = nil
       do {
-        let pairs = try DotEnv.parse(Array(text.utf8), path: ".env") { processEnv[$0] }
+        let pairs = try DotEnv.parse(Array(testCase.envText.utf8), path: ".env") { testCase.processEnv[$0] }
         var env: [String: String] = [:]
         for (key, value) in pairs {
-          XCTAssertNil(env[key], "[\(id)] key \(key) returned twice")
+          XCTAssertNil(env[key], "[\(testCase.id)] key \(key) returned twice")
           env[key] = value
         }
         actualEnv = env
@@ -78,21 +101,25 @@ final class ConformanceTests: XCTestCase {
       }
       let ok: Bool
       let expected: String
-      if let line = expectedErrorLine(expect) {
-        ok = actualError?.line == line
-        expected = "error on line \(line)"
+      if let failure = testCase.expect.error {
+        ok = actualError?.line == failure.line
+        expected = "error on line \(failure.line)"
       } else {
-        let env = try XCTUnwrap(expect["env"] as? [String: String], "[\(id)] bad expect")
+        let env = try XCTUnwrap(testCase.expect.env, "[\(testCase.id)] expects nothing")
         ok = actualEnv == env
         expected = "env \(env.sorted { $0.key < $1.key })"
       }
       if ok { continue }
       let actual =
         actualError.map { "error on line \($0.line) (\($0.message))" }
-        ?? "env \(actualEnv!.sorted { $0.key < $1.key })"
-      failures.append(id)
-      XCTFail("dotenv case [\(id)]: expected \(expected), got \(actual); input \(String(reflecting: text))")
+        ?? "env \((actualEnv ?? [:]).sorted { $0.key < $1.key })"
+      failures.append(testCase.id)
+      XCTFail(
+        "dotenv case [\(testCase.id)]: expected \(expected), got \(actual); "
+          + "input \(String(reflecting: testCase.envText))"
+      )
     }
     XCTAssertEqual(failures, [], "failing dotenv cases")
+    XCTAssertGreaterThanOrEqual(cases.count, 65)
   }
 }

@@ -21,6 +21,15 @@
 #include <termios.h>
 #include <unistd.h>
 
+// SwiftPM's generated test-discovery target imports this module without the package's
+// -D_GNU_SOURCE; these fallbacks (glibc's values) keep the header compiling there.
+#ifndef POSIX_SPAWN_SETSID
+#define POSIX_SPAWN_SETSID 0x80
+#endif
+#ifndef F_SETPIPE_SZ
+#define F_SETPIPE_SZ 1031
+#endif
+
 // prctl is variadic, which Swift cannot call.
 static inline int cglibc_prctl_set_child_subreaper(void) {
   return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);

@@ -109,14 +109,20 @@ struct DotEnv {
     define(key, value)
   }
 
-  /// `export ` followed by a key; `export=1` is the key "export".
+  /// `export ` followed by a key; `export=1` and `export = 1` are the key "export".
   private mutating func consumeExportPrefix() -> Bool {
     let word = Array("export".utf8)
     guard position + word.count < bytes.count, Array(bytes[position..<position + word.count]) == word,
       TextLines.isSpace(bytes[position + word.count])
     else { return false }
+    let start = position
     position += word.count
     skipBlanks()
+    // No key after the blanks: "export" was the key, followed by blanks before its `=`.
+    if atEnd || !Self.isKeyStart(current) {
+      position = start
+      return false
+    }
     return true
   }
 
@@ -247,8 +253,12 @@ struct DotEnv {
     return TextLines.string(value[...])
   }
 
+  /// In a double-quoted value: a `${…}` ends before the closing quote and the line end, so a
+  /// `}` further on cannot pull the rest of the file into a `:-` default.
   private func expand(at start: Int, into value: inout [UInt8]) -> Int {
-    expand(in: bytes[...], at: start, into: &value)
+    var end = start + 1
+    while end < bytes.count && bytes[end] != UInt8(ascii: "\"") && bytes[end] != 0x0A { end += 1 }
+    return expand(in: bytes[..<end], at: start, into: &value)
   }
 
   /// Expands the reference starting at the `$` at `start`; returns the index after it. A `$`

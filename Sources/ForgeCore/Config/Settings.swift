@@ -2,8 +2,16 @@
 /// parser; read here together with `FORGE_*` variables and defaults.
 struct OptionValues {
   private(set) var values: [String: [String]] = [:]
+  /// Option names in the order given, so `--color --no-color` means the last one.
+  private(set) var order: [String] = []
 
-  mutating func add(_ name: String, _ value: String) { values[name, default: []].append(value) }
+  mutating func add(_ name: String, _ value: String) {
+    values[name, default: []].append(value)
+    order.append(name)
+  }
+
+  /// Which of `names` was given last, if any.
+  func lastGiven(of names: [String]) -> String? { order.last { names.contains($0) } }
 
   func last(_ name: String) -> String? { values[name]?.last }
   func all(_ name: String) -> [String] { values[name] ?? [] }
@@ -54,8 +62,7 @@ struct Settings {
   static func flag(
     _ name: String, _ options: OptionValues, _ environment: [String: String]
   ) throws(ConfigError) -> Bool? {
-    if options.has("no-" + name) && (options.last(name) == nil) { return false }
-    if options.has(name) { return true }
+    if let given = options.lastGiven(of: [name, "no-" + name]) { return given == name }
     guard let value = environment[environmentName(name)], !value.isEmpty else { return nil }
     switch value.lowercased() {
     case "1", "true", "yes", "on": return true

@@ -264,7 +264,11 @@ private struct JSONReader {
     else { return 0xFFFD }
     position += 2
     let second = try hex4()
-    guard (0xDC00...0xDFFF).contains(second) else { return 0xFFFD }
+    guard (0xDC00...0xDFFF).contains(second) else {
+      // Not a pair: the lone high surrogate is replaced, the escape after it read on its own.
+      position -= 6
+      return 0xFFFD
+    }
     return 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
   }
 

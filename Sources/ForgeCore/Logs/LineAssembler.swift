@@ -21,8 +21,9 @@ final class LineAssembler {
   /// Bytes received but not yet handed out.
   var bufferedCount: Int { end - start }
 
-  /// Free space to read into; always at least `capacity - maximumLine` bytes, because a
-  /// buffered partial line never exceeds `maximumLine` once lines have been taken.
+  /// Free space to read into; always at least `capacity - maximumLine - 1` bytes, because a
+  /// buffered partial line never exceeds `maximumLine` (plus a CR awaiting its LF) once lines
+  /// have been taken.
   func writableSpace() -> UnsafeMutableRawBufferPointer {
     let base = storage ?? allocate()
     if start > 0 {
@@ -51,15 +52,23 @@ final class LineAssembler {
     guard let base = storage, end > start else { return nil }
     let available = end - start
     let line = base + start
-    if let newline = Memory.find(0x0A, in: line, count: min(available, Self.maximumLine + 1)) {
-      start += newline + 1
+    // A terminal's CR before the LF is not part of the line: a line of `maximumLine` bytes
+    // ending in CRLF is still one line, so the search (and the wait for the LF) reaches one further.
+    let terminator = stripsCarriageReturn ? 2 : 1
+    if let newline = Memory.find(0x0A, in: line, count: min(available, Self.maximumLine + terminator)) {
       var length = newline
       if stripsCarriageReturn && length > 0 && line.load(fromByteOffset: length - 1, as: UInt8.self) == 0x0D {
         length -= 1
       }
-      return UnsafeRawBufferPointer(start: line, count: length)
+      if length <= Self.maximumLine {
+        start += newline + 1
+        return UnsafeRawBufferPointer(start: line, count: length)
+      }
     }
-    guard available > Self.maximumLine else { return nil }
+    let awaitsLF =
+      stripsCarriageReturn && available == Self.maximumLine + 1
+      && line.load(fromByteOffset: Self.maximumLine, as: UInt8.self) == 0x0D
+    guard available > Self.maximumLine, !awaitsLF else { return nil }
     start += Self.maximumLine
     return UnsafeRawBufferPointer(start: line, count: Self.maximumLine)
   }

@@ -64,21 +64,33 @@ extension Supervisor {
   private func scale(counts: [(String, Int)], deltas: [(String, Int)]) throws(ControlError) {
     guard phase == .running else { throw ControlError("forge is stopping") }
     var targets: [(typeIndex: Int, count: Int)] = []
-    for (name, value) in counts + deltas {
-      guard let index = project.procfile.index(of: name) else {
-        throw ControlError(
-          "unknown process type \"\(name)\" (known: \(project.procfile.names.joined(separator: ", ")))")
-      }
-      let isDelta = deltas.contains { $0.0 == name } && !counts.contains { $0.0 == name }
-      guard isDelta || value >= 0 else { throw ControlError("count for \(name) must not be negative") }
-      let current = targets.last { $0.typeIndex == index }?.count ?? activeInstances(of: name).count
-      let wanted = isDelta ? max(0, current + value) : value
-      guard wanted <= 1000 else { throw ControlError("count for \(name) is above 1000") }
+    func current(_ index: Int, _ name: String) -> Int {
+      targets.last { $0.typeIndex == index }?.count ?? activeInstances(of: name).count
+    }
+    func set(_ index: Int, _ count: Int, _ name: String) throws(ControlError) {
+      guard count <= 1000 else { throw ControlError("count for \(name) is above 1000") }
       targets.removeAll { $0.typeIndex == index }
-      targets.append((index, wanted))
+      targets.append((index, count))
+    }
+    // Absolute counts first, then deltas on top of them (`web=2 web+1` gives 3).
+    for (name, value) in counts {
+      let index = try typeIndex(name)
+      guard value >= 0 else { throw ControlError("count for \(name) must not be negative") }
+      try set(index, value, name)
+    }
+    for (name, value) in deltas {
+      let index = try typeIndex(name)
+      try set(index, max(0, current(index, name) + value), name)
     }
     for (index, count) in targets { scale(typeIndex: index, to: count) }
     refreshPrefixes()
+  }
+
+  private func typeIndex(_ name: String) throws(ControlError) -> Int {
+    guard let index = project.procfile.index(of: name) else {
+      throw ControlError("unknown process type \"\(name)\" (known: \(project.procfile.names.joined(separator: ", ")))")
+    }
+    return index
   }
 
   private func scale(typeIndex: Int, to count: Int) {
