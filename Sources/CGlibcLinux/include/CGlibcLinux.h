@@ -55,6 +55,7 @@ static inline int cglibc_ioctl_get_winsize(int fd, struct winsize *size) {
 }
 
 // fcntl is variadic.
+static inline int cglibc_fcntl_getfd(int fd) { return fcntl(fd, F_GETFD); }
 static inline int cglibc_fcntl_getfl(int fd) { return fcntl(fd, F_GETFL); }
 static inline int cglibc_fcntl_setfl(int fd, int flags) { return fcntl(fd, F_SETFL, flags); }
 static inline int cglibc_fcntl_setpipe_sz(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }

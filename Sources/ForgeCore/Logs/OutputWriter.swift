@@ -56,6 +56,12 @@ final class OutputWriter {
     formatter.append(message: message, from: source, to: buffer)
   }
 
+  /// From now on, log output goes nowhere (stdout was closed before forge started).
+  func discardOutput() {
+    isBroken = true
+    buffer.consume(buffer.count)
+  }
+
   /// Writes as much as stdout takes without blocking (a regular file always takes all).
   @discardableResult
   func flush() -> State {

@@ -87,6 +87,10 @@ final class Supervisor {
       writeRaw(2, "forge: \(error)\n")
       return 1
     }
+    if Forge.closedAtStart.contains(1) {
+      writer.discardOutput()
+      writeRaw(2, "forge: stdout is closed; no log output, still supervising\n")
+    }
     buildFormation()
     announce("release \(project.releaseID)")
     if options.isPID1 {

@@ -26,6 +26,22 @@ final class OutputSink {
   /// Whether a write can report that it would block (then epoll tells when to retry).
   let canBlock: Bool
 
+  /// Descriptors 0, 1 and 2 that were closed when forge started, now open on /dev/null. Done
+  /// first thing, so no descriptor forge opens (a pipe, the epoll instance) can take number 1
+  /// and receive the log stream.
+  static func reserveStandardDescriptors() -> [Int32] {
+    var closed: [Int32] = []
+    for fd: Int32 in 0...2 where cglibc_fcntl_getfd(fd) < 0 && cglibc_errno() == EBADF {
+      let null = cglibc_open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+      if null >= 0 && null != fd {
+        _ = dup2(null, fd)
+        _ = Glibc.close(null)
+      }
+      closed.append(fd)
+    }
+    return closed
+  }
+
   init(standard fd: Int32 = 1) {
     isTerminal = isatty(fd) == 1
     var info = stat()
