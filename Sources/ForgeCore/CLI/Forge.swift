@@ -5,6 +5,9 @@ import Glibc
 public enum Forge {
   public static let version = "0.1.0"
 
+  /// Standard descriptors that were closed when forge started (now on /dev/null).
+  nonisolated(unsafe) static var closedAtStart: [Int32] = []
+
   /// Blocks the signals forge reads through its signalfd. Must run first in main, before
   /// anything can start a thread, so every thread inherits the mask and no signal is lost.
   public static func blockSignals() {
@@ -12,6 +15,7 @@ public enum Forge {
   }
 
   public static func main(_ arguments: [String]) -> Never {
+    closedAtStart = OutputSink.reserveStandardDescriptors()
     let status: Int32
     do {
       status = try run(Array(arguments.dropFirst()))
