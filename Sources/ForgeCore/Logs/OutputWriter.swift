@@ -18,6 +18,8 @@ final class OutputWriter {
   private let buffer = OutputBuffer(capacity: OutputWriter.capacity)
   var formatter: LineFormatter
   private(set) var isBroken = false
+  /// When stdout last took bytes (monotonic nanoseconds).
+  private(set) var lastProgress: UInt64 = Clock.now()
   /// Set once when stdout breaks, for the supervisor to report on stderr.
   private var failure: SystemError?
 
@@ -56,6 +58,9 @@ final class OutputWriter {
     formatter.append(message: message, from: source, to: buffer)
   }
 
+  /// Restarts the no-progress clock (when forge starts waiting for stdout).
+  func noteProgress() { lastProgress = Clock.now() }
+
   /// From now on, log output goes nowhere (stdout was closed before forge started).
   func discardOutput() {
     isBroken = true
@@ -70,6 +75,7 @@ final class OutputWriter {
       switch sink.write(buffer.bytes) {
       case .wrote(let n):
         buffer.consume(n)
+        lastProgress = Clock.now()
       case .wouldBlock:
         return .blocked
       case .failed(let error):

@@ -256,10 +256,12 @@ extension Supervisor {
         sweep(signal: SIGTERM)
         phase = .sweeping(deadline: Clock.now() + Clock.nanoseconds(seconds: min(project.settings.timeoutSeconds, 2)))
       } else {
-        phase = .finished
+        startDraining()
       }
     case .sweeping:
-      if childrenGone { phase = .finished }
+      if childrenGone { startDraining() }
+    case .draining:
+      drainRemainingOutput()
     }
   }
 

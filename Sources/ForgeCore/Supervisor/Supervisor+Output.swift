@@ -139,14 +139,44 @@ extension Supervisor {
     }
   }
 
-  /// At exit: the last lines of every stream, then everything to stdout.
-  func finishOutput() {
-    outputPaused = false
-    for stream in streams.values.sorted(by: { $0.token < $1.token }) {
-      drain(stream)
-      if streams[stream.token] != nil { endOfOutput(stream) }
-      writer.flushBlocking(milliseconds: 5000)
+  // MARK: - Draining at exit
+
+  func startDraining() {
+    phase = .draining
+    writer.noteProgress()
+    drainRemainingOutput()
+  }
+
+  /// Reads every stream until it is empty, as fast as stdout takes it. A pipe that is empty
+  /// but still open is held by a process outside the formation's groups (one that escaped
+  /// with setsid); nothing more is waited for from it.
+  func drainRemainingOutput() {
+    while !outputPaused, let stream = streams.values.min(by: { $0.token < $1.token }) {
+      if finalRead(stream) { endOfOutput(stream) }
     }
-    writer.flushBlocking(milliseconds: 5000)
+    flushOutput()
+    if streams.isEmpty && (writer.pendingCount == 0 || writer.isBroken) { phase = .finished }
+  }
+
+  /// One step of draining a stream: true when it has nothing more to give.
+  private func finalRead(_ stream: PipeStream) -> Bool {
+    if emitLines(stream) { return false }  // stdout is full: paused until it takes more
+    let space = stream.assembler.writableSpace()
+    let count: Int
+    do {
+      guard let n = try stream.fd.read(into: space) else { return true }
+      count = n
+    } catch {
+      return true
+    }
+    if count == 0 { return true }
+    stream.assembler.commit(count)
+    emitLines(stream)
+    return false
+  }
+
+  /// At exit: forge's own last messages.
+  func finishOutput() {
+    writer.flushBlocking(milliseconds: 2000)
   }
 }

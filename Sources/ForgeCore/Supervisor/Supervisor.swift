@@ -23,6 +23,10 @@ final class Supervisor {
     case stopping(deadline: UInt64)
     /// PID 1 only: the formation is gone, escapees were sent SIGTERM; SIGKILL at `deadline`.
     case sweeping(deadline: UInt64)
+    /// Every process is gone: what is left in their pipes goes to stdout, at the pace stdout
+    /// takes it. Ends when the pipes are empty and stdout has everything, or when stdout makes
+    /// no progress for `drainPatience`, or on another stop request.
+    case draining
     case finished
   }
 
@@ -58,6 +62,8 @@ final class Supervisor {
   /// Types waiting for a rolling restart (`forge restart` without a target), in order.
   var restartQueue: [String] = []
   var rollingRestartActive = false
+  /// While draining, forge waits for stdout to take more at most this long.
+  let drainPatience: UInt64 = 10_000_000_000
   /// Whether the last reap found that forge has no children at all (ECHILD).
   var childrenGone = false
 
@@ -162,9 +168,17 @@ final class Supervisor {
     case .stopping:
       announce("\(reason) received again, killing")
       killEverything()
+    case .draining:
+      announceRaw("\(reason) received again, leaving the rest of the output unwritten")
+      phase = .finished
     case .sweeping, .finished:
       break
     }
+  }
+
+  /// A notice on stderr, for when the log stream itself is what forge gives up on.
+  private func announceRaw(_ message: String) {
+    writeRaw(2, "forge: \(message)\n")
   }
 
   private func forward(_ signal: Int32) {
@@ -204,6 +218,7 @@ final class Supervisor {
     switch phase {
     case .stopping(let deadline) where !killSent: consider(deadline)
     case .sweeping(let deadline): consider(deadline)
+    case .draining: consider(writer.lastProgress + drainPatience)
     default: break
     }
     for instance in instances {
@@ -223,6 +238,9 @@ final class Supervisor {
     case .sweeping(let deadline) where deadline <= now:
       sweep(signal: SIGKILL)
       phase = .sweeping(deadline: .max)
+    case .draining where writer.lastProgress + drainPatience <= now:
+      announceRaw("stdout took nothing for \(drainPatience / 1_000_000_000) s; leaving the rest of the output unwritten")
+      phase = .finished
     default:
       break
     }

@@ -1,0 +1,946 @@
+#!/usr/bin/env python3
+"""Benchmark for forge's log path: throughput, integrity, back-pressure and idle cost.
+
+`make bench` runs this with the release binary:
+
+    python3 bench/bench.py --forge .build/release/forge [--quick]
+
+Every workload compares forge with a plain `producer | cat > file` pipeline run in the same
+invocation, so the ratios hold on a shared, noisy machine even when the absolute seconds do
+not. Runs of forge and of its baseline are interleaved and the median is reported.
+
+Every line forge writes is checked: each producer's lines must all arrive, exactly once, in
+order, whole, with the right prefix. Any failure is printed as it happens and makes the script
+exit 1. Speed figures are only reported, never asserted: the machine is too noisy for that.
+
+Only the Python standard library is used; the producer and the measuring wrapper are built
+with the C compiler when there is one (see `Bench.build_helpers`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+# --------------------------------------------------------------------------------------------
+# Workload sizes
+
+LINE_BYTES = 100  # every producer line, newline included
+HEAD_BYTES = 14  # "NN SSSSSSSSSS ": producer id and sequence number
+FILL_BYTES = LINE_BYTES - HEAD_BYTES - 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much work each workload does; --quick shrinks everything."""
+
+    lines: int = 1_000_000  # one producer
+    producers: int = 4  # the concurrent workload: `lines` split between them
+    runs: int = 7  # per tool and workload (medians need >= 3)
+    compare_runs: int = 1  # honcho / foreman: ~100x slower than cat, so one run says enough
+    backpressure_lines: int = 300_000  # ~32 MB through a ~6 MB/s reader: ~5 s
+    idle_seconds: float = 5.0
+    idle_children: int = 10
+
+
+QUICK = Plan(lines=100_000, runs=1, compare_runs=1, backpressure_lines=30_000, idle_seconds=1.0)
+
+TARGET_SINGLE = 1.5  # forge / cat, one producer (from the issue)
+TARGET_FOUR = 2.0  # forge / cat, four producers
+BACKPRESSURE_RSS_LIMIT = 16 * 1024 * 1024
+
+# --------------------------------------------------------------------------------------------
+# Helper programs, written into the scratch directory
+
+PRODUCER_C = r"""
+/* producer ID COUNT [BARRIER_DIR PARTIES]
+ * Writes COUNT lines of exactly 100 bytes: "NN SSSSSSSSSS <85 fill bytes>\n" where NN is ID and
+ * S the sequence number from 0; the fill letter depends on both, so a cut or spliced line is
+ * caught. Lines go out in blocks of 640 (64000 bytes). With a barrier, the producer then waits
+ * until all PARTIES producers have written everything, so that a supervisor that stops the
+ * formation when the first process exits (honcho, foreman) still gets every line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { LINE = 100, HEAD = 14, PER_BLOCK = 640 };
+static char block[LINE * PER_BLOCK];
+
+static void write_all(const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(1, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            perror("producer: write");
+            exit(1);
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void barrier(const char *dir, int id, int parties) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/done.%d", dir, id);
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    if (fd >= 0) close(fd);
+    for (;;) {
+        int all = 1;
+        for (int i = 1; i <= parties && all; i++) {
+            snprintf(path, sizeof path, "%s/done.%d", dir, i);
+            all = access(path, F_OK) == 0;
+        }
+        if (all) return;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: producer ID COUNT [BARRIER_DIR PARTIES]\n");
+        return 2;
+    }
+    int id = atoi(argv[1]);
+    long long count = atoll(argv[2]);
+    char digits[11];
+    memset(digits, '0', 10);
+    int fill = (id * 3) % 26; /* (seq * 7 + id * 3) % 26, kept up to date */
+    size_t used = 0;
+    for (long long seq = 0; seq < count; seq++) {
+        char *line = block + used;
+        line[0] = (char)('0' + id / 10 % 10);
+        line[1] = (char)('0' + id % 10);
+        line[2] = ' ';
+        memcpy(line + 3, digits, 10);
+        line[13] = ' ';
+        memset(line + HEAD, 'a' + fill, LINE - HEAD - 1);
+        line[LINE - 1] = '\n';
+        used += LINE;
+        if (used == sizeof block) {
+            write_all(block, used);
+            used = 0;
+        }
+        for (int i = 9; i >= 0; i--) {
+            if (digits[i] != '9') { digits[i]++; break; }
+            digits[i] = '0';
+        }
+        fill = (fill + 7) % 26;
+    }
+    write_all(block, used);
+    if (argc >= 5 && atoi(argv[4]) > 1) barrier(argv[3], id, atoi(argv[4]));
+    return 0;
+}
+"""
+
+MEASURE_C = r"""
+/* measure RESULT_FILE COMMAND [ARG...]
+ * Runs COMMAND and writes "<wall seconds> <peak RSS KiB> <exit status>" to RESULT_FILE. The
+ * peak RSS comes from wait4 on this child alone. It must be a small program: the kernel folds
+ * the memory a process had when it called exec into its peak, so a child forked straight from
+ * the (large) Python benchmark would report Python's size, not its own. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: measure RESULT_FILE COMMAND [ARG...]\n");
+        return 2;
+    }
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(argv[2], argv + 2);
+        perror("measure: exec");
+        _exit(127);
+    }
+    /* A timeout stops the whole process group with SIGTERM: let the command handle it. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    int status;
+    struct rusage usage;
+    while (wait4(pid, &status, 0, &usage) < 0) {
+        if (errno != EINTR) { perror("measure: wait4"); return 1; }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    FILE *out = fopen(argv[1], "w");
+    if (!out) { perror("measure: result file"); return 1; }
+    fprintf(out, "%.6f %ld %d\n", (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9,
+            usage.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
+    return fclose(out) == 0 ? 0 : 1;
+}
+"""
+
+MEASURE_PY = r'''
+"""Fallback for measure.c (no C compiler). Its peak RSS includes this interpreter's ~10 MB."""
+import os, signal, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    out.write("%.6f %d %d\n" % (wall, usage.ru_maxrss, os.waitstatus_to_exitcode(status)))
+'''
+
+PRODUCER_PY = r'''
+"""Fallback producer (no C compiler): the same lines and barrier as producer.c."""
+import os, sys, time
+pid, count = int(sys.argv[1]), int(sys.argv[2])
+fills = [bytes([97 + (s * 7 + pid * 3) % 26]) * FILL_BYTES + b"\n" for s in range(26)]
+for start in range(0, count, 640):
+    block = b"".join([b"%02d %010d " % (pid, s) + fills[s % 26] for s in range(start, min(count, start + 640))])
+    view = memoryview(block)
+    while view:
+        view = view[os.write(1, view):]
+if len(sys.argv) >= 5 and int(sys.argv[4]) > 1:
+    directory, parties = sys.argv[3], int(sys.argv[4])
+    open(os.path.join(directory, "done.%d" % pid), "w").close()
+    while not all(os.path.exists(os.path.join(directory, "done.%d" % i)) for i in range(1, parties + 1)):
+        time.sleep(0.001)
+'''.replace("FILL_BYTES", str(FILL_BYTES))
+
+SLOW_READER_PY = r'''
+"""Slow reader: CHUNK bytes at a time, then a pause; keeps everything it read in OUT."""
+import os, sys, time
+out, chunk, pause = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+with open(out, "wb") as f:
+    while True:
+        data = os.read(0, chunk)
+        if not data:
+            break
+        f.write(data)
+        time.sleep(pause)
+'''
+
+# --------------------------------------------------------------------------------------------
+# Failures
+
+
+class IntegrityError(Exception):
+    """A check on forge's output or behaviour failed."""
+
+
+FAILURES: list[str] = []
+
+
+def fail(workload: str, message: str) -> None:
+    """Records a failed check and says so at once, loudly."""
+    FAILURES.append(f"{workload}: {message}")
+    print(f"\n!!! INTEGRITY FAILURE in {workload}: {message}\n", file=sys.stderr, flush=True)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Expected output
+
+
+@functools.lru_cache(maxsize=8)
+def expected_lines(pid: int, count: int) -> list[bytes]:
+    """The lines producer `pid` writes, without their newline (same format as producer.c)."""
+    fills = [bytes([97 + (s * 7 + pid * 3) % 26]) * FILL_BYTES for s in range(26)]
+    return [b"%02d %010d " % (pid, s) + fills[s % 26] for s in range(count)]
+
+
+def expected_blob(pid: int, count: int) -> bytes:
+    return b"\n".join(expected_lines(pid, count)) + b"\n"
+
+
+LINE_HEAD = re.compile(rb"^(\d\d) (\d{10}) ")
+STATUS_LINE = re.compile(rb"^(started with pid \d+|exited with code \d+|terminated by \S+)$")
+
+
+def diagnose(got: list[bytes], pid: int, count: int) -> str:
+    """Explains how one process's received lines differ from what it wrote (slow path)."""
+    want = expected_lines(pid, count)
+    seen = bytearray(count)
+    corrupt, duplicates, out_of_order, last = [], 0, 0, -1
+    for index, line in enumerate(got):
+        match = LINE_HEAD.match(line)
+        seq = int(match.group(2)) if match and int(match.group(1)) == pid else -1
+        if seq < 0 or seq >= count or line != want[seq]:
+            corrupt.append((index, line))
+            continue
+        if seen[seq]:
+            duplicates += 1
+        seen[seq] = 1
+        if seq < last:
+            out_of_order += 1
+        last = seq
+    missing = [s for s in range(count) if not seen[s]]
+    parts = [f"received {len(got)} of {count} lines"]
+    if missing:
+        runs = _ranges(missing)
+        parts.append(f"{len(missing)} missing (seq {', '.join(runs[:5])}{', ...' if len(runs) > 5 else ''})")
+    if duplicates:
+        parts.append(f"{duplicates} duplicated")
+    if out_of_order:
+        parts.append(f"{out_of_order} out of order")
+    if corrupt:
+        index, line = corrupt[0]
+        parts.append(f"{len(corrupt)} cut or mixed (first: line {index} = {line[:120]!r})")
+    return "; ".join(parts)
+
+
+def _ranges(numbers: list[int]) -> list[str]:
+    out, start = [], None
+    for i, n in enumerate(numbers):
+        if start is None:
+            start = n
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            out.append(str(start) if start == n else f"{start}-{n}")
+            start = None
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing a supervisor's output
+
+
+@dataclass
+class Parsed:
+    """One supervisor's output, split per process."""
+
+    data: dict[str, list[bytes]] = field(default_factory=dict)  # producer lines per process
+    status: dict[str, list[bytes]] = field(default_factory=dict)  # "started with pid" & co
+    other: int = 0  # lines of the supervisor itself ("forge |", "system |")
+    errors: list[str] = field(default_factory=list)
+
+
+def parse_text(blob: bytes, names: set[str], width: int | None) -> Parsed:
+    """forge's text format `name<pad> | line`; with `width`, the padding is checked too."""
+    parsed = Parsed(data={n: [] for n in names}, status={n: [] for n in names})
+    if blob and not blob.endswith(b"\n"):
+        parsed.errors.append(f"output does not end with a newline: ...{blob[-80:]!r}")
+    for number, line in enumerate(blob.split(b"\n")[:-1] if blob else []):
+        head, sep, payload = line.partition(b" | ")
+        if not sep:
+            parsed.errors.append(f"line {number} has no prefix: {line[:120]!r}")
+            continue
+        name = head.rstrip(b" ").decode(errors="replace")
+        if width is not None and len(head) != width and name in names:
+            parsed.errors.append(f"line {number}: prefix {head!r} not padded to {width}")
+        _file_line(parsed, names, name, payload, number)
+    return parsed
+
+
+GENERIC_LINE = re.compile(rb"^(?:\d\d:\d\d:\d\d )?(\S+?) *\| ?(.*)$")
+
+
+def parse_generic(blob: bytes, names: set[str]) -> Parsed:
+    """honcho and foreman: `[HH:MM:SS ]name<pad> | line`."""
+    parsed = Parsed(data={n: [] for n in names}, status={n: [] for n in names})
+    for number, line in enumerate(blob.split(b"\n")[:-1] if blob else []):
+        match = GENERIC_LINE.match(line)
+        if not match:
+            parsed.errors.append(f"line {number} has no prefix: {line[:120]!r}")
+            continue
+        _file_line(parsed, names, match.group(1).decode(errors="replace"), match.group(2), number)
+    return parsed
+
+
+def parse_json(blob: bytes, names: set[str]) -> Parsed:
+    """forge's JSON format: each line one object {"time", "process", "line"}."""
+    parsed = Parsed(data={n: [] for n in names}, status={n: [] for n in names})
+    for number, line in enumerate(blob.split(b"\n")[:-1] if blob else []):
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            parsed.errors.append(f"line {number} is not JSON ({error}): {line[:120]!r}")
+            continue
+        if not isinstance(record, dict) or set(record) != {"time", "process", "line"}:
+            parsed.errors.append(f"line {number} has unexpected fields: {line[:120]!r}")
+            continue
+        _file_line(parsed, names, record["process"], record["line"].encode(), number)
+    return parsed
+
+
+def _file_line(parsed: Parsed, names: set[str], name: str, payload: bytes, number: int) -> None:
+    if name not in names:
+        parsed.other += 1  # the supervisor's own lines
+    elif payload[:1].isdigit():
+        parsed.data[name].append(payload)
+    elif STATUS_LINE.match(payload):
+        parsed.status[name].append(payload)
+    else:
+        parsed.errors.append(f"line {number} under {name} is neither data nor status: {payload[:120]!r}")
+
+
+def check_output(parsed: Parsed, producers: dict[str, tuple[int, int]], *, forge: bool) -> None:
+    """Raises IntegrityError unless every producer's lines arrived exactly once, in order, whole.
+
+    producers: process name -> (producer id, line count). For forge the status lines are
+    checked too: one start and one `exited with code 0` per process.
+    """
+    problems = list(parsed.errors[:5])
+    if len(parsed.errors) > 5:
+        problems.append(f"... and {len(parsed.errors) - 5} more malformed lines")
+    for name, (pid, count) in producers.items():
+        got = parsed.data.get(name, [])
+        if got != expected_lines(pid, count):
+            problems.append(f"{name}: {diagnose(got, pid, count)}")
+        if forge:
+            status = parsed.status.get(name, [])
+            if len(status) != 2 or not status[0].startswith(b"started with pid ") or status[1] != b"exited with code 0":
+                problems.append(f"{name}: status lines {status!r}, expected a start and `exited with code 0`")
+    if problems:
+        raise IntegrityError("\n    ".join(problems))
+
+
+# --------------------------------------------------------------------------------------------
+# Running and measuring
+
+
+@dataclass
+class RunResult:
+    wall: float  # seconds, spawn to exit
+    maxrss: int  # bytes: peak RSS of the largest process in the tree (see README)
+    status: int  # exit code, or -signal
+    stderr: bytes
+
+
+def clean_environment() -> dict[str, str]:
+    """The caller's environment without FORGE_* settings, which would change forge's output."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
+
+
+def run_measured(measure: list[str], argv: list[str], *, cwd: str, stdout_path: str, timeout: float = 300) -> RunResult:
+    """Runs argv under the `measure` wrapper with stdout to a file. Wall time and peak RSS are
+    taken by the wrapper (wait4 on its one child), so measurements never leak into each other."""
+    result_path = stdout_path + ".measure"
+    stderr_path = stdout_path + ".stderr"
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        process = subprocess.Popen(
+            [*measure, result_path, *argv], cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            env=clean_environment(), start_new_session=True)
+    watchdog = threading.Timer(timeout, _stop_group, (process.pid,))
+    watchdog.start()
+    try:
+        process.wait()
+    finally:
+        watchdog.cancel()
+    with open(stderr_path, "rb") as err:
+        stderr = err.read()
+    try:
+        with open(result_path) as f:
+            wall, maxrss_kib, status = f.read().split()
+    except (FileNotFoundError, ValueError):
+        raise SystemExit(f"bench: the measure wrapper failed for {argv[0]}: {stderr[-500:]!r}")
+    for path in (result_path, stderr_path):
+        os.unlink(path)
+    return RunResult(float(wall), int(maxrss_kib) * 1024, int(status), stderr)
+
+
+def _stop_group(pgid: int) -> None:
+    """Timeout: SIGTERM to the run's process group (forge then stops its children), later SIGKILL."""
+    log(f"    (timeout: stopping process group {pgid})")
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        time.sleep(6)
+
+
+def forge_argv(forge: str, procfile: str, socket: str, *extra: str) -> list[str]:
+    return [forge, "start", "-f", procfile, "--no-color", "--no-timestamp", "-t", "5", "--socket", socket, *extra]
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (bytes) and context switches from /proc/PID/status."""
+    values = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) * 1024
+            elif key in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+                values[key] = int(rest)
+    return values
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of PID from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------------------------
+# The bench context
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    workload: str
+    tool: str
+    walls: list[float]
+    payload: int  # producer bytes moved
+    maxrss: int
+    baseline: float | None = None  # median wall of cat in the same workload
+    target: float | None = None
+    integrity: str = "ok"
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.walls)
+
+
+class Bench:
+    """State shared by the workloads: the forge binary, the producer, the scratch directory."""
+
+    def __init__(self, forge: str, plan: Plan, scratch: str, python_producer: bool):
+        self.forge = forge
+        self.plan = plan
+        self.scratch = scratch
+        self.rows: list[Row] = []
+        self.notes: list[str] = []  # lines printed under the table (back-pressure, idle, skips)
+        self.producer, self.measure = self.build_helpers(force_python=python_producer)
+        self.counter = 0
+
+    def build_helpers(self, force_python: bool) -> tuple[list[str], list[str]]:
+        """The producer and the measure wrapper, in C if a compiler is there: the C producer
+        outruns any supervisor, so the baseline measures the pipe and not the producer."""
+        compiler = None if force_python else (shutil.which("cc") or shutil.which("gcc") or shutil.which("clang"))
+        if compiler:
+            built = []
+            for name, source_text in (("producer", PRODUCER_C), ("measure", MEASURE_C)):
+                source = os.path.join(self.scratch, name + ".c")
+                binary = os.path.join(self.scratch, name)
+                with open(source, "w") as f:
+                    f.write(source_text)
+                result = subprocess.run([compiler, "-O2", "-o", binary, source], capture_output=True, text=True)
+                if result.returncode != 0:
+                    log(f"{compiler} failed, using the Python helpers:\n{result.stderr}")
+                    break
+                built.append([binary])
+            else:
+                self.helper_kind = f"C ({os.path.basename(compiler)} -O2)"
+                self.check_producer(built[0])
+                return built[0], built[1]
+        helpers = []
+        for name, source_text in (("producer.py", PRODUCER_PY), ("measure.py", MEASURE_PY)):
+            script = os.path.join(self.scratch, name)
+            with open(script, "w") as f:
+                f.write(source_text)
+            helpers.append([sys.executable, script])
+        self.helper_kind = "Python (no C compiler: slower producer, peak RSS includes ~10 MB of wrapper)"
+        self.check_producer(helpers[0])
+        return helpers[0], helpers[1]
+
+    def check_producer(self, argv: list[str]) -> None:
+        out = subprocess.run([*argv, "7", "1500"], capture_output=True, check=True).stdout
+        if out != expected_blob(7, 1500):
+            raise SystemExit("bench: the producer does not write the expected lines")
+
+    def run_dir(self) -> str:
+        """A fresh directory per run: Procfile, barrier files, socket, output."""
+        self.counter += 1
+        path = os.path.join(self.scratch, f"run{self.counter:03d}")
+        os.mkdir(path)
+        return path
+
+    def producer_command(self, pid: int, count: int, barrier: str | None = None, parties: int = 1) -> str:
+        words = [*self.producer, str(pid), str(count)]
+        if barrier and parties > 1:
+            words += [barrier, str(parties)]
+        return "exec " + " ".join(shlex.quote(w) for w in words)
+
+    def write_procfile(self, directory: str, commands: dict[str, str]) -> str:
+        path = os.path.join(directory, "Procfile")
+        with open(path, "w") as f:
+            for name, command in commands.items():
+                f.write(f"{name}: {command}\n")
+        return path
+
+    # ---- one run of each tool ------------------------------------------------------------
+
+    def run_baseline(self, counts: list[int]) -> RunResult:
+        """The producers through one `cat` into one file: the cost of moving the bytes."""
+        directory = self.run_dir()
+        out = os.path.join(directory, "out")
+        parties = len(counts)
+        producers = [self.producer_command(i + 1, n, directory, parties) for i, n in enumerate(counts)]
+        if parties == 1:
+            script = f"{producers[0]} | cat > {shlex.quote(out)}"
+        else:
+            script = "{ " + " ".join(f"{p.removeprefix('exec ')} &" for p in producers) + " wait; } | cat > " + shlex.quote(out)
+        result = run_measured(self.measure, ["/bin/sh", "-c", script], cwd=directory, stdout_path=os.path.join(directory, "sh.out"))
+        size = os.path.getsize(out)
+        expected_size = sum(counts) * LINE_BYTES
+        if result.status != 0 or size != expected_size:
+            raise SystemExit(f"bench: baseline pipeline failed (status {result.status}, {size} of {expected_size} bytes)")
+        if parties == 1:
+            with open(out, "rb") as f:
+                if f.read() != expected_blob(1, counts[0]):
+                    raise SystemExit("bench: baseline output differs from the producer's lines")
+        shutil.rmtree(directory)
+        return result
+
+    def run_supervisor(self, tool: str, counts: list[int], workload: str, *, json_mode: bool = False) -> RunResult | None:
+        """One run of forge (or honcho/foreman) with its stdout in a file, then the full
+        integrity check. Returns None (after recording the failure) if the check fails."""
+        directory = self.run_dir()
+        out = os.path.join(directory, "out")
+        parties = len(counts)
+        commands = {f"p{i + 1}": self.producer_command(i + 1, n, directory, parties) for i, n in enumerate(counts)}
+        procfile = self.write_procfile(directory, commands)
+        names = {f"p{i + 1}.1": (i + 1, n) for i, n in enumerate(counts)}
+        if tool == "forge":
+            extra = ["--log-format", "json"] if json_mode else []
+            # on-failure: the formation ends when the last producer has exited with 0
+            argv = forge_argv(self.forge, procfile, os.path.join(directory, "forge.sock"), "--restart", "on-failure", *extra)
+        elif tool == "honcho":
+            argv = [shutil.which("honcho"), "start", "-f", procfile, "--no-colour"]
+        else:  # foreman
+            argv = [shutil.which("foreman"), "start", "-f", procfile]
+        result = run_measured(self.measure, argv, cwd=directory, stdout_path=out)
+        with open(out, "rb") as f:
+            blob = f.read()
+        try:
+            if tool == "forge" and result.status != 0:
+                raise IntegrityError(f"forge exited with {result.status}; stderr: {result.stderr[-500:]!r}")
+            if tool == "forge" and result.stderr:
+                raise IntegrityError(f"forge wrote to stderr: {result.stderr[-500:]!r}")
+            if json_mode:
+                parsed = parse_json(blob, set(names))
+            elif tool == "forge":
+                width = max(len("forge"), *(len(n) for n in names))
+                parsed = parse_text(blob, set(names), width)
+            else:
+                parsed = parse_generic(blob, set(names))
+            check_output(parsed, names, forge=tool == "forge")
+        except IntegrityError as error:
+            kept = os.path.join(self.scratch, f"failed-{self.counter:03d}.out")
+            os.replace(out, kept)
+            if tool == "forge":
+                fail(workload, f"{error}\n    (output kept in {kept})")
+            else:
+                self.notes.append(f"{tool} lost or damaged lines in {workload}: {error}")
+                log(f"    {tool}: integrity check failed (not forge's problem): {error}")
+            shutil.rmtree(directory)
+            return None
+        shutil.rmtree(directory)
+        return result
+
+    # ---- the workloads --------------------------------------------------------------------
+
+    def throughput(self, workload: str, counts: list[int], target: float | None, *, json_mode: bool = False) -> None:
+        """forge vs `cat` moving the same producers' lines into a file, runs interleaved so
+        that noise hits both alike."""
+        log(f"[{workload}] {len(counts)} producer(s), {sum(counts):,} lines, {self.plan.runs} runs each")
+        cat_walls, forge_walls, cat_rss, forge_rss = [], [], 0, 0
+        failed = False
+        for run in range(self.plan.runs):
+            base = self.run_baseline(counts)
+            cat_walls.append(base.wall)
+            cat_rss = max(cat_rss, base.maxrss)
+            result = self.run_supervisor("forge", counts, workload, json_mode=json_mode)
+            if result is None:
+                failed = True
+                continue
+            forge_walls.append(result.wall)
+            forge_rss = max(forge_rss, result.maxrss)
+            log(f"    run {run + 1}: cat {base.wall:.3f} s, forge {result.wall:.3f} s ({result.wall / base.wall:.2f}x)")
+        payload = sum(counts) * LINE_BYTES
+        cat = Row(workload, "cat", cat_walls, payload, cat_rss, integrity="exact" if len(counts) == 1 else "size")
+        self.rows.append(cat)
+        self.rows.append(Row(workload, "forge" + (" json" if json_mode else ""), forge_walls or [float("nan")], payload,
+                             forge_rss, cat.median, target, "FAIL" if failed else "ok"))
+
+    def compare(self, tool: str) -> None:
+        """The two throughput workloads through honcho or foreman, if installed."""
+        if not shutil.which(tool):
+            self.notes.append(f"{tool}: not found on PATH, skipped")
+            log(f"[compare] {tool} not found on PATH, skipped")
+            return
+        p = self.plan
+        for workload, counts in (("1 producer", [p.lines]), (f"{p.producers} producers", self.split())):
+            log(f"[compare] {tool}, {workload}, {p.compare_runs} runs")
+            cat_walls, walls, rss = [], [], 0
+            for _ in range(p.compare_runs):
+                cat_walls.append(self.run_baseline(counts).wall)
+                result = self.run_supervisor(tool, counts, workload)
+                if result is not None:
+                    walls.append(result.wall)
+                    rss = max(rss, result.maxrss)
+            self.rows.append(Row(workload, tool, walls or [float("nan")], sum(counts) * LINE_BYTES, rss,
+                                 statistics.median(cat_walls), None, "ok" if len(walls) == len(cat_walls) else "FAIL"))
+
+    def split(self) -> list[int]:
+        n = self.plan.producers
+        return [self.plan.lines // n] * n
+
+    def backpressure(self) -> None:
+        """A producer far faster than forge's reader: forge must stop reading the pipe (so the
+        producer blocks) rather than buffer, lose nothing, and keep its memory bounded."""
+        workload = "back-pressure"
+        count = self.plan.backpressure_lines
+        chunk, pause = 64 * 1024, 0.01  # at most ~6.5 MB/s
+        log(f"[{workload}] {count:,} lines into a reader taking {chunk // 1024} KiB every {pause * 1000:.0f} ms")
+        directory = self.run_dir()
+        procfile = self.write_procfile(directory, {"p1": self.producer_command(1, count)})
+        reader_script = os.path.join(self.scratch, "slow_reader.py")
+        with open(reader_script, "w") as f:
+            f.write(SLOW_READER_PY)
+        out = os.path.join(directory, "out")
+        read_end, write_end = os.pipe()
+        start = time.perf_counter()
+        reader = subprocess.Popen([sys.executable, reader_script, out, str(chunk), str(pause)], stdin=read_end)
+        forge = subprocess.Popen(forge_argv(self.forge, procfile, os.path.join(directory, "forge.sock")),
+                                 cwd=directory, stdin=subprocess.DEVNULL, stdout=write_end,
+                                 stderr=subprocess.PIPE, env=clean_environment())
+        os.close(read_end)
+        os.close(write_end)
+        samples, peak, deadline = 0, 0, time.monotonic() + 300
+        while forge.poll() is None:
+            if time.monotonic() > deadline:
+                forge.terminate()
+                break
+            try:
+                status = proc_status(forge.pid)
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            samples += 1
+            peak = max(peak, status.get("VmRSS", 0), status.get("VmHWM", 0))
+            time.sleep(0.05)
+        stderr = forge.communicate(timeout=60)[1]
+        wall = time.perf_counter() - start
+        reader.wait(timeout=60)
+        with open(out, "rb") as f:
+            blob = f.read()
+        ok = True
+        try:
+            if forge.returncode != 0 or stderr:
+                raise IntegrityError(f"forge exited with {forge.returncode}; stderr: {stderr[-500:]!r}")
+            check_output(parse_text(blob, {"p1.1"}, 5), {"p1.1": (1, count)}, forge=True)
+            if peak >= BACKPRESSURE_RSS_LIMIT:
+                raise IntegrityError(f"forge's RSS reached {peak / 2**20:.1f} MiB (limit 16 MiB)")
+        except IntegrityError as error:
+            kept = os.path.join(self.scratch, "failed-backpressure.out")
+            os.replace(out, kept)
+            fail(workload, f"{error}\n    (output kept in {kept})")
+            ok = False
+        self.notes.append(
+            f"back-pressure: {count:,} lines ({len(blob) / 1e6:.1f} MB) through the slow reader in {wall:.1f} s "
+            f"({len(blob) / wall / 1e6:.1f} MB/s); forge peak RSS {mib(peak)} MiB over {samples} samples "
+            f"(limit 16 MiB); lines {'all there, in order' if ok else 'FAILED (see above)'}")
+        shutil.rmtree(directory)
+
+    def idle(self) -> None:
+        """forge supervising sleeping children should use no CPU at all (it sleeps in
+        epoll_wait with no timer) and little memory; SIGTERM must then stop everything."""
+        workload = "idle"
+        n, seconds = self.plan.idle_children, self.plan.idle_seconds
+        log(f"[{workload}] {n} children running `sleep 1000`, measured over {seconds:g} s")
+        directory = self.run_dir()
+        procfile = self.write_procfile(directory, {"idle": "exec sleep 1000"})
+        out = os.path.join(directory, "out")
+        with open(out, "wb") as f:
+            forge = subprocess.Popen(
+                forge_argv(self.forge, procfile, os.path.join(directory, "forge.sock"), "-m", f"idle={n}"),
+                cwd=directory, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=clean_environment())
+        pids: list[int] = []
+        deadline = time.monotonic() + 10
+        while len(pids) < n and time.monotonic() < deadline and forge.poll() is None:
+            time.sleep(0.05)
+            with open(out, "rb") as f:
+                pids = [int(m) for m in re.findall(rb"started with pid (\d+)", f.read())]
+        problems = []
+        if len(pids) < n:
+            problems.append(f"only {len(pids)} of {n} children started")
+        time.sleep(0.5)  # let start-up settle
+        try:
+            before = proc_status(forge.pid), proc_cpu_seconds(forge.pid)
+            time.sleep(seconds)
+            after = proc_status(forge.pid), proc_cpu_seconds(forge.pid)
+        except FileNotFoundError:
+            before = after = ({}, 0.0)
+            problems.append("forge exited while idle")
+        switches = sum(after[0].get(k, 0) - before[0].get(k, 0)
+                       for k in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
+        stop_start = time.perf_counter()
+        forge.send_signal(signal.SIGTERM)
+        try:
+            status = forge.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            forge.kill()
+            status = forge.wait()
+            problems.append("forge did not exit within 15 s of SIGTERM")
+        stop_seconds = time.perf_counter() - stop_start
+        if status != 0:
+            problems.append(f"forge exited with {status} after SIGTERM")
+        alive = [p for p in pids if _alive(p)]
+        if alive:
+            problems.append(f"children still running after forge exited: {alive}")
+        if problems:
+            with open(out, "rb") as f:
+                tail = f.read()[-800:].decode(errors="replace")
+            fail(workload, "; ".join(problems) + f"\n    output tail:\n{tail}")
+        self.notes.append(
+            f"idle: {n} sleeping children; forge RSS {mib(after[0].get('VmRSS', 0))} MiB, CPU {after[1] - before[1]:.2f} s "
+            f"and {switches} context switches in {seconds:g} s idle; stopped by SIGTERM in {stop_seconds:.2f} s "
+            f"({'clean' if not problems else 'FAILED (see above)'})")
+        shutil.rmtree(directory)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.1f}"
+
+
+def _verdict(ratio: float | None, target: float | None) -> str:
+    if target is None:
+        return ""
+    if ratio is None:
+        return f"<= {target:g}x"
+    return f"<= {target:g}x " + ("ok" if ratio <= target else "MISSED")
+
+
+def print_report(bench: Bench) -> None:
+    header = ("workload", "tool", "runs", "wall s (median)", "min-max", "MB/s", "peak RSS MiB", "vs cat", "target", "integrity")
+    table = []
+    for row in bench.rows:
+        ok = row.walls and row.walls[0] == row.walls[0]  # not NaN
+        ratio = row.median / row.baseline if ok and row.baseline else None
+        table.append((
+            row.workload, row.tool, str(len(row.walls) if ok else 0),
+            f"{row.median:.3f}" if ok else "-",
+            f"{min(row.walls):.3f}-{max(row.walls):.3f}" if ok else "-",
+            f"{row.payload / row.median / 1e6:.0f}" if ok else "-",
+            mib(row.maxrss) if row.maxrss else "-",
+            f"{ratio:.2f}x" if ratio else ("1.00x" if row.tool == "cat" else "-"),
+            _verdict(ratio, row.target),
+            row.integrity,
+        ))
+    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(header)]
+    print()
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+    if bench.notes:
+        print()
+    for note in bench.notes:
+        print(note)
+    print(f"\nhelpers: {bench.helper_kind}; lines of {LINE_BYTES} bytes; MB/s = producer bytes / wall (1 MB = 10^6 B); "
+          f"peak RSS = largest process of the run's tree (forge itself for forge, see README)")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+WORKLOADS = ("single", "four", "json", "compare", "backpressure", "idle")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--forge", required=True, help="forge binary to measure (a release build)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer lines, one run each")
+    parser.add_argument("--runs", type=int, help="runs per tool and workload (default 7, quick 1)")
+    parser.add_argument("--compare-runs", type=int, help="runs of honcho / foreman per workload (default 1)")
+    parser.add_argument("--lines", type=int, help="lines for the throughput workloads (default 1,000,000)")
+    parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(WORKLOADS)}")
+    parser.add_argument("--tmpdir", help="scratch directory (default /dev/shm if present, else the system temp)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--python-producer", action="store_true", help="use the Python producer even if cc exists")
+    args = parser.parse_args()
+
+    forge = os.path.abspath(args.forge)
+    if not os.access(forge, os.X_OK):
+        parser.error(f"{args.forge} is not an executable")
+    plan = QUICK if args.quick else Plan()
+    if args.runs:
+        plan = Plan(**{**plan.__dict__, "runs": args.runs})
+    if args.compare_runs:
+        plan = Plan(**{**plan.__dict__, "compare_runs": args.compare_runs})
+    if args.lines:
+        plan = Plan(**{**plan.__dict__, "lines": args.lines})
+    selected = set(args.only.split(",")) if args.only else set(WORKLOADS)
+    if selected - set(WORKLOADS):
+        parser.error(f"unknown workload(s): {', '.join(sorted(selected - set(WORKLOADS)))}")
+
+    base = args.tmpdir or ("/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    scratch = tempfile.mkdtemp(prefix="forge-bench-", dir=base)
+    started = time.monotonic()
+    try:
+        bench = Bench(forge, plan, scratch, args.python_producer)
+        log(f"forge bench: {forge}\nscratch: {scratch}; helpers: {bench.helper_kind}; "
+            f"{os.cpu_count()} CPUs; {'quick' if args.quick else 'full'} run")
+        if "single" in selected:
+            bench.throughput("1 producer", [plan.lines], TARGET_SINGLE)
+        if "four" in selected:
+            bench.throughput(f"{plan.producers} producers", bench.split(), TARGET_FOUR)
+        if "json" in selected:
+            bench.throughput("1 producer, json", [plan.lines], None, json_mode=True)  # the issue sets no target
+        if "compare" in selected:
+            for tool in ("honcho", "foreman"):
+                bench.compare(tool)
+        if "backpressure" in selected:
+            bench.backpressure()
+        if "idle" in selected:
+            bench.idle()
+        print_report(bench)
+    finally:
+        if args.keep or FAILURES:
+            log(f"scratch kept: {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(f"total {time.monotonic() - started:.0f} s")
+    if FAILURES:
+        print(f"\nFAILED: {len(FAILURES)} integrity check(s):", file=sys.stderr)
+        for failure in FAILURES:
+            print(f"  - {failure}", file=sys.stderr)
+        return 1
+    print("all integrity checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
