@@ -33,6 +33,8 @@ release:
 install: release
 	install -d "$(DESTDIR)$(PREFIX)/bin"
 	install -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge" "$(DESTDIR)$(PREFIX)/bin/forge"
+	install -d "$(DESTDIR)$(PREFIX)/share/man/man1"
+	install -m 0644 docs/forge.1 "$(DESTDIR)$(PREFIX)/share/man/man1/forge.1"
 
 clean:
 	rm -rf .build

@@ -68,6 +68,8 @@ public enum Forge {
     case "env": return try EnvCommand.run(rest)
     case "run": return try RunCommand.run(rest)
     case "scale", "ps", "restart", "stop": return try ClientCommands.run(first, rest)
+    case "export": return try ExportCommand.run(rest)
+    case "completion": return try CompletionCommand.run(rest)
     default:
       throw UsageError("unknown command '\(first)'")
     }

@@ -16,6 +16,9 @@ enum Help {
       restart [TYPE|TYPE.N]
                           restart processes of a running forge
       stop                stop a running forge and wait until it has exited
+      export FORMAT DIR   write the formation as systemd units, Kubernetes manifests or a
+                          Compose file (FORMAT: systemd, kubernetes, compose)
+      completion SHELL    print a completion script for bash, zsh or fish
       help [COMMAND]      show help for a command
       version             print forge's version
 
@@ -73,6 +76,22 @@ enum Help {
     case "stop":
       (usage, summary, specs) = (
         "forge stop", "Stops the forge running here gracefully and waits until it has exited.", ClientCommands.specs
+      )
+    case "export":
+      (usage, summary, specs) = (
+        "forge export [OPTIONS] FORMAT DIR",
+        "Writes the formation to DIR as FORMAT: systemd (a target, a template unit per type and a\n"
+          + "PORT drop-in per instance), kubernetes (a Secret, Deployments, Services, a Job for\n"
+          + "'release') or compose (compose.yaml). The env files' variables go to APP.env or the\n"
+          + "Secret. Files the last export wrote and this one does not are deleted (DIR/.forge-export).",
+        ExportCommand.specs
+      )
+    case "completion":
+      (usage, summary, specs) = (
+        "forge completion bash|zsh|fish",
+        "Prints a completion script. bash: eval \"$(forge completion bash)\"; zsh: put it in a file\n"
+          + "named _forge on $fpath; fish: forge completion fish > ~/.config/fish/completions/forge.fish",
+        CompletionCommand.specs
       )
     default:
       return nil

@@ -2,26 +2,31 @@
 /// back-pressure. While stdout cannot take more, child pipes are taken out of epoll, so
 /// children block on their full pipes and nothing is dropped or buffered without bound.
 extension Supervisor {
-  /// One read (of at least 64 KiB) per readiness event, so one chatty process cannot starve
-  /// the others; then as many whole lines as the output buffer takes.
+  /// Reads of at least 64 KiB; a few per readiness event while they come back full, so a
+  /// chatty process costs few wake-ups yet cannot starve the others. Each read is followed
+  /// by as many whole lines as the output buffer takes.
   func readOutput(_ stream: PipeStream) {
-    guard !outputPaused else { return }
-    let space = stream.assembler.writableSpace()
-    guard space.count > 0 else { return }
-    let result: Int?
-    do {
-      result = try stream.fd.read(into: space)
-    } catch {
-      result = 0  // EIO from a terminal whose last process is gone: end of output
+    for _ in 0..<Self.readsPerEvent {
+      guard !outputPaused else { return }
+      let space = stream.assembler.writableSpace()
+      guard space.count > 0 else { return }
+      let result: Int?
+      do {
+        result = try stream.fd.read(into: space)
+      } catch {
+        result = 0  // EIO from a terminal whose last process is gone: end of output
+      }
+      guard let count = result else { return }
+      if count == 0 {
+        endOfOutput(stream)
+        return
+      }
+      stream.assembler.commit(count)
+      if emitLines(stream) || count < space.count { return }
     }
-    guard let count = result else { return }
-    if count == 0 {
-      endOfOutput(stream)
-      return
-    }
-    stream.assembler.commit(count)
-    emitLines(stream)
   }
+
+  static let readsPerEvent = 4
 
   /// Writes the stream's complete lines while there is room; true if any are left.
   @discardableResult

@@ -1,0 +1,86 @@
+import CGlibcLinux
+import Glibc
+
+/// `forge export FORMAT DIR`: writes the formation as systemd units, Kubernetes manifests or a
+/// Compose file. Generation is pure (see Export/); this file reads the options and does the
+/// writing: every file, then the deletion of what the last export wrote and this one does not.
+enum ExportCommand {
+  static let specs =
+    Options.common + [
+      Options.formation, Options.concurrency, Options.port, Options.timeout, Options.app, Options.user,
+      Options.image, Options.expose, Options.restart,
+    ]
+
+  static func run(_ arguments: [String]) throws -> Int32 {
+    guard let invocation = try Invocation.parse(arguments, command: "export", specs: specs) else { return 0 }
+    let positionals = invocation.parsed.positionals
+    guard let formatName = positionals.first else {
+      throw UsageError("export needs a FORMAT (\(ExportFormat.names)) and a DIR", command: "export")
+    }
+    guard let format = ExportFormat(rawValue: formatName) else {
+      throw UsageError("unknown export format '\(formatName)' (formats: \(ExportFormat.names))", command: "export")
+    }
+    guard positionals.count > 1 else { throw UsageError("export needs a DIR to write to", command: "export") }
+    if positionals.count > 2 { throw UsageError("unexpected argument '\(positionals[2])'", command: "export") }
+    let display = positionals[1]
+    let directory = Path.absolute(display, from: invocation.workingDirectory)
+
+    let project = try invocation.loadProject()
+    let files = try format.files(try plan(invocation, project, directory: directory))
+    try write(files, format: format, directory: directory, display: display)
+    return ExitCode.success
+  }
+
+  /// The options, each also from its FORGE_ variable, resolved into a plan.
+  static func plan(_ invocation: Invocation, _ project: Project, directory: String) throws -> ExportPlan {
+    let options = invocation.parsed.options
+    var environment: [String: String] = [:]
+    for (key, value) in invocation.settings.environment { environment[key] = value }
+    let given = { (name: String) in Settings.lookup(name, options, environment) }
+
+    let appSource = given("app") ?? (value: Path.lastComponent(invocation.settings.root), source: "--root")
+    guard let app = ExportText.name(appSource.value) else {
+      throw ConfigError(
+        path: appSource.source, line: 0, message: "no letter or digit to make an app name of \"\(appSource.value)\"")
+    }
+    let expose = given("expose")
+    return try ExportPlan(
+      project: project, app: app, directory: directory, user: given("user")?.value, image: given("image")?.value,
+      restart: try StartCommand.restartPolicy(options, environment),
+      expose: expose.map { $0.value.split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty } }
+        ?? ["web"],
+      exposeSource: expose?.source)
+  }
+
+  static func write(_ files: [ExportFile], format: ExportFormat, directory: String, display: String) throws {
+    try Files.makeDirectory(directory)
+    let manifest = Path.join(directory, ExportManifest.name)
+    var previous: [String] = []
+    do {
+      previous = ExportManifest.parse(String(decoding: try Files.read(manifest), as: UTF8.self))
+    } catch {
+      if error.errno != ENOENT { throw error }
+    }
+    for file in files {
+      let path = Path.join(directory, file.path)
+      try Files.makeDirectory(Path.directory(of: path))
+      try Files.write(path, Array(file.text.utf8), mode: mode_t(file.mode))
+      writeRaw(1, "wrote \(Path.join(display, file.path))\n")
+    }
+    let stale = ExportManifest.stale(previous: previous, current: files.map(\.path))
+    // A file that could not be removed stays listed, so the next export tries again.
+    var listed = files.map(\.path)
+    for path in stale {
+      if unlink(Path.join(directory, path)) == 0 {
+        writeRaw(1, "removed \(Path.join(display, path))\n")
+      } else if cglibc_errno() != ENOENT {
+        let reason = String(cString: strerror(cglibc_errno()))
+        writeRaw(2, "forge: cannot remove \(Path.join(display, path)): \(reason)\n")
+        listed.append(path)
+      }
+    }
+    // Only empty directories go: one still holding a file (the user's own) stays.
+    for path in ExportManifest.directories(of: stale) { _ = rmdir(Path.join(directory, path)) }
+    try Files.write(manifest, Array(ExportManifest.render(format, listed).utf8))
+  }
+}

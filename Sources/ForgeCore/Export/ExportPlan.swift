@@ -1,0 +1,102 @@
+/// Everything an export format needs, resolved once from the project and the options. The
+/// formats are pure functions of a plan, so their output depends on nothing else (no clock, no
+/// shell environment, no file system) and can be committed and diffed.
+struct ExportPlan {
+  /// One Procfile entry as the formats see it.
+  struct ProcessEntry {
+    let name: String
+    let command: String
+    /// Position in the Procfile: decides the ports, as under `forge start`.
+    let index: Int
+    let count: Int
+    let restart: RestartPolicy.Mode
+    let exposed: Bool
+
+    /// Heroku's convention, kept by forge: a `release` type runs once per deploy.
+    var isRelease: Bool { name == "release" }
+  }
+
+  /// Already sanitized (see `ExportNames.app`): lowercase letters, digits and `-`.
+  let app: String
+  /// The app root: where processes run.
+  let root: String
+  /// The absolute output directory, for files that name each other (systemd's EnvironmentFile).
+  let directory: String
+  let user: String?
+  let image: String
+  let timeoutSeconds: Double
+  let basePort: Int
+  let types: [ProcessEntry]
+  /// The env files' variables, without the ones forge sets per process.
+  let environment: [(key: String, value: String)]
+
+  /// Set by forge for each process, so an env file never decides them (in a systemd
+  /// EnvironmentFile a value would even win over the unit's own `Environment=PORT=`).
+  static let perProcessKeys: Set<String> = ["PORT", "PS", "DYNO", "FORGE_RELEASE"]
+
+  init(
+    app: String, root: String, directory: String, user: String?, image: String, timeoutSeconds: Double,
+    basePort: Int, types: [ProcessEntry], environment: [(key: String, value: String)]
+  ) {
+    self.app = app
+    self.root = root
+    self.directory = directory
+    self.user = user
+    self.image = image
+    self.timeoutSeconds = timeoutSeconds
+    self.basePort = basePort
+    self.types = types
+    self.environment = environment.filter { !Self.perProcessKeys.contains($0.key) }
+  }
+
+  /// The plan for `project`. `expose` names the types that listen for traffic; an unknown
+  /// name is an error unless it is the default (`web` in a Procfile without one).
+  init(
+    project: Project, app: String, directory: String, user: String?, image: String?, restart: RestartPolicy,
+    expose: [String], exposeSource: String?
+  ) throws(ConfigError) {
+    if let exposeSource {
+      for name in expose where project.procfile.index(of: name) == nil {
+        throw ConfigError(
+          path: exposeSource, line: 0,
+          message: "unknown process type \"\(name)\" (defined: \(project.procfile.names.joined(separator: ", ")))")
+      }
+    }
+    let types = project.procfile.entries.enumerated().map { index, entry in
+      ProcessEntry(
+        name: entry.name, command: entry.command, index: index, count: project.counts[index],
+        restart: restart.mode(for: entry.name), exposed: expose.contains(entry.name))
+    }
+    self.init(
+      app: app, root: project.settings.root, directory: directory, user: user, image: image ?? "\(app):latest",
+      timeoutSeconds: project.settings.timeoutSeconds, basePort: project.basePort, types: types,
+      environment: project.fileEnvironment)
+  }
+
+  /// foreman's port rule, as `forge start` applies it.
+  func port(_ type: ProcessEntry, instance: Int) -> Int {
+    PortPlan.port(base: basePort, typeIndex: type.index, instance: instance)
+  }
+
+  /// The command a container runs for one instance of `type`: forge itself, so the container
+  /// gets forge's signal handling, log prefixing and restart policy. `-p` is the base port:
+  /// forge adds the type's Procfile offset itself, so the process listens on the port of
+  /// TYPE.1, which is what the container exposes.
+  func containerCommand(_ type: ProcessEntry) -> [String] {
+    if type.isRelease { return ["forge", "run", type.name] }
+    return ["forge", "start", type.name, "-m", "\(type.name)=1", "-p", String(basePort)]
+  }
+}
+
+/// One generated file: its path relative to the output directory, its text and its mode.
+struct ExportFile: Equatable {
+  let path: String
+  let text: String
+  let mode: UInt32
+
+  init(_ path: String, _ text: String, mode: UInt32 = 0o644) {
+    self.path = path
+    self.text = text
+    self.mode = mode
+  }
+}
