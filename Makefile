@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 BUILD_FLAGS ?=
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-.PHONY: build run test bench lint format install release clean
+.PHONY: build run test test-asan test-tsan bench fuzz soak lint format install release clean
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)
@@ -15,6 +15,25 @@ run: build
 test:
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+
+# The same suites under AddressSanitizer and ThreadSanitizer, each in its own build folder.
+test-asan:
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+
+test-tsan:
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+
+# libFuzzer on the parsers, the control protocol and line assembly (FUZZ_SECONDS each, default 60).
+fuzz:
+	Fuzz/run.sh
+
+# A formation that crash-loops, floods output and is scaled up and down for SOAK_SECONDS (default
+# 60); fails if forge's descriptors or memory grow, zombies pile up or a line is lost.
+soak:
+	$(SWIFT) build $(RELEASE_FLAGS)
+	python3 bench/soak.py --forge "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge"
 
 bench:
 	$(SWIFT) build $(RELEASE_FLAGS)
@@ -37,4 +56,4 @@ install: release
 	install -m 0644 docs/forge.1 "$(DESTDIR)$(PREFIX)/share/man/man1/forge.1"
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-asan .build-tsan fuzz-out

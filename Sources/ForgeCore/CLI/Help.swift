@@ -32,6 +32,11 @@ enum Help {
     """
 
   static func command(_ name: String) -> String? {
+    switch name {
+    case "help": return "Usage: forge help [COMMAND]\n\nShows help for forge or for one command.\n"
+    case "version": return "Usage: forge version (or forge --version)\n\nPrints forge's version.\n"
+    default: break
+    }
     let (usage, summary, specs): (String, String, [OptionSpec])
     switch name {
     case "start":
