@@ -6,6 +6,8 @@ struct ReleaseLookup {
   let releaseID: String
   let basePort: Int
   let project: Project?
+  /// The running forge's digest of its Procfile and env files (nil for files on disk).
+  var filesDigest: String? = nil
 
   static func resolve(_ invocation: Invocation, procfileRequired: Bool = false) throws -> ReleaseLookup {
     let onDisk: Project
@@ -18,7 +20,8 @@ struct ReleaseLookup {
     }
     if invocation.parsed.options.has("fresh") { return from(onDisk) }
     guard var running = try? running(invocation) else { return from(onDisk) }
-    if running.releaseID != onDisk.releaseID {
+    let changed = running.filesDigest.map { $0 != onDisk.filesDigest } ?? (running.releaseID != onDisk.releaseID)
+    if changed {
       writeRaw(
         2,
         "forge: .env changed since the formation started (release \(running.releaseID) running, "
@@ -43,6 +46,7 @@ struct ReleaseLookup {
     else { return nil }
     let environment = members.map { (key: $0.0, value: $0.1.string ?? "") }
     let port = reply["port"]?.integer ?? environment.last { $0.key == "PORT" }.flatMap { Int($0.value) } ?? 5000
-    return ReleaseLookup(environment: environment, releaseID: release, basePort: port, project: nil)
+    return ReleaseLookup(
+      environment: environment, releaseID: release, basePort: port, project: nil, filesDigest: reply["files"]?.string)
   }
 }

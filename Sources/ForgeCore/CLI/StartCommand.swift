@@ -49,7 +49,10 @@ enum StartCommand {
     }
     options.otherInit = options.isPID1 ? nil : ContainerInit.detect()
     let supervisor = try Supervisor(project: project, options: options)
-    return supervisor.run()
+    let status = supervisor.run()
+    // Exit with the supervisor still alive: `forge stop` clients learn that forge is gone when
+    // their connection closes, which must be the process's exit, not the supervisor's end.
+    withExtendedLifetime(supervisor) { exit(status) }
   }
 
   /// `forge start web worker`: only the named types run; without -m each runs once.

@@ -14,6 +14,9 @@ struct Project {
   let basePort: Int
   /// A short hash of the Procfile and the resolved environment: the release the formation runs.
   let releaseID: String
+  /// A hash of the Procfile and the env files alone: what tells `forge run` whether the files
+  /// changed since the formation started (the caller's own environment may differ anyway).
+  var filesDigest: String { Self.release(procfileText: procfileText, environment: fileEnvironment) }
 
   /// Reads the files through `read` (a closure so Config does no I/O of its own).
   /// With `procfileOptional`, a missing Procfile gives no process types (for `run` and `env`).

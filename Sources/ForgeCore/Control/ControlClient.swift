@@ -25,10 +25,12 @@ struct ControlClient {
 
   /// Sends the request and reads the reply object (waiting at most `timeoutMilliseconds`).
   func send(_ request: ControlRequest, timeoutMilliseconds: Int32 = 15_000) throws(Failure) -> JSONValue {
+    var writeFailure: SystemError? = nil
     do {
       try connection.writeAll(Array((request.encoded() + "\n").utf8))
     } catch {
-      throw .failed(error.description)
+      // forge may have answered and closed already (a refusal): its reply is still readable.
+      writeFailure = error
     }
     var reply: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
@@ -38,7 +40,9 @@ struct ControlClient {
       reply.append(contentsOf: chunk[0..<count])
       if reply.count > 16 << 20 { throw .failed("reply too large") }
     }
-    guard let newline = reply.firstIndex(of: 0x0A) else { throw .failed("forge closed the connection") }
+    guard let newline = reply.firstIndex(of: 0x0A) else {
+      throw .failed(writeFailure?.description ?? "forge closed the connection")
+    }
     do {
       return try JSONValue.parse(Array(reply[..<newline]))
     } catch {

@@ -51,6 +51,8 @@ final class ControlConnection {
   var deadline: UInt64?
   /// `stop` clients stay connected until forge exits; the kernel closes them then.
   var waitsForExit = false
+  /// A peer of another uid: its request is read and answered with an error, nothing more.
+  var refusal: String?
 
   init(fd: FileDescriptor, token: UInt64, now: UInt64) {
     self.fd = fd

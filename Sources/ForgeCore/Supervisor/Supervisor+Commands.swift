@@ -7,6 +7,7 @@ extension Supervisor {
     case .env:
       return ControlReply.success([
         ("release", .string(project.releaseID)),
+        ("files", .string(project.filesDigest)),
         ("port", .number(Double(project.basePort))),
         ("env", .object(project.environment.map { ($0.key, .string($0.value)) })),
       ])

@@ -18,12 +18,12 @@ extension Supervisor {
       let client = ControlConnection(fd: fd, token: token, now: Clock.now())
       if let uid = UnixSocket.peerUID(fd), uid != getuid(), uid != 0 {
         if refusedUIDs.insert(uid).inserted {
-          announce("refused a control connection from uid \(uid) (only uid \(getuid()) or root may control this forge)")
+          let allowed = getuid() == 0 ? "root" : "uid \(getuid()) or root"
+          announce("refused a control connection from uid \(uid) (only \(allowed) may control this forge)")
         }
-        client.deadline = Clock.now() + ControlConnection.readTimeout
-        queueReply(client, ControlReply.failure("permission denied: uid \(uid) may not control this forge"))
-        clients[token] = client
-        continue
+        // Answered once its request has arrived: a reply written before the client has sent
+        // anything would meet a client still writing, which then sees EPIPE, not the reason.
+        client.refusal = "permission denied: uid \(uid) may not control this forge"
       }
       do {
         try epoll.add(fd.raw, events: Epoll.input, token: token)
@@ -65,6 +65,7 @@ extension Supervisor {
   }
 
   private func respond(to line: [UInt8], client: ControlConnection) -> String {
+    if let refusal = client.refusal { return ControlReply.failure(refusal) }
     do {
       let request = try ControlRequest.decode(line)
       return try handle(request, client: client)

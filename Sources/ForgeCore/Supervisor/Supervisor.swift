@@ -120,6 +120,8 @@ final class Supervisor {
       fireDueTimers()
       advancePhase()
       flushOutput()
+      // That flush may have written the last bytes: then draining is over now, not at a timer.
+      if phase == .draining { drainRemainingOutput() }
     }
     finishOutput()
     options.control?.close()
