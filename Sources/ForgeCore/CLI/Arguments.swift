@@ -101,13 +101,17 @@ enum ArgumentParser {
 
 /// The option sets each command accepts.
 enum Options {
-  static let procfile = OptionSpec("procfile", short: "f", value: "FILE", "Procfile to read (default: Procfile in the root)")
-  static let env = OptionSpec("env", short: "e", value: "FILES", "env files, comma-separated (default: .env in the root)")
+  static let procfile = OptionSpec(
+    "procfile", short: "f", value: "FILE", "Procfile to read (default: Procfile in the root)")
+  static let env = OptionSpec(
+    "env", short: "e", value: "FILES", "env files, comma-separated (default: .env in the root)")
   static let root = OptionSpec("root", short: "d", value: "DIR", "app root (default: the Procfile's directory)")
-  static let formation = OptionSpec("formation", short: "m", value: "SPEC", "how many of each type: web=2,worker=1 or all=N (default: all=1)")
+  static let formation = OptionSpec(
+    "formation", short: "m", value: "SPEC", "how many of each type: web=2,worker=1 or all=N (default: all=1)")
   static let concurrency = OptionSpec("concurrency", short: "c", value: "SPEC", "same as --formation (honcho)")
   static let port = OptionSpec("port", short: "p", value: "PORT", "base port (default: $PORT, else 5000)")
-  static let timeout = OptionSpec("timeout", short: "t", value: "SECONDS", "grace period before SIGKILL on stop (default: 5)")
+  static let timeout = OptionSpec(
+    "timeout", short: "t", value: "SECONDS", "grace period before SIGKILL on stop (default: 5)")
   static let envOverride = OptionSpec(
     "env-override", "env files win over forge's own environment (foreman's behaviour)")
   static let color = OptionSpec("color", "colour the output (default: when stdout is a terminal)")
@@ -119,7 +123,8 @@ enum Options {
   static let socket = OptionSpec("socket", value: "PATH", "control socket (default: .forge.sock in the root)")
   static let restart = OptionSpec(
     "restart", value: "POLICY", "never, on-failure or always; per type: web=always,migrate=never")
-  static let maxRestarts = OptionSpec("max-restarts", value: "N", "exits within the window before giving up (default: 5)")
+  static let maxRestarts = OptionSpec(
+    "max-restarts", value: "N", "exits within the window before giving up (default: 5)")
   static let restartWindow = OptionSpec(
     "restart-window", value: "SECONDS", "the give-up window (default: 60)")
   static let stopSignal = OptionSpec(

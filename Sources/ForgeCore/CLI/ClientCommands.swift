@@ -15,7 +15,9 @@ enum ClientCommands {
       try expectNoArguments(positionals, command)
       request = .ps
     case "restart":
-      guard positionals.count <= 1 else { throw UsageError("restart takes at most one TYPE or TYPE.N", command: command) }
+      guard positionals.count <= 1 else {
+        throw UsageError("restart takes at most one TYPE or TYPE.N", command: command)
+      }
       request = .restart(target: positionals.first)
     default:
       try expectNoArguments(positionals, command)

@@ -71,7 +71,9 @@ enum Help {
         ClientCommands.specs
       )
     case "ps":
-      (usage, summary, specs) = ("forge ps [--json]", "Lists the processes of the forge running here.", ClientCommands.specs)
+      (usage, summary, specs) = (
+        "forge ps [--json]", "Lists the processes of the forge running here.", ClientCommands.specs
+      )
     case "restart":
       (usage, summary, specs) = (
         "forge restart [TYPE|TYPE.N]",

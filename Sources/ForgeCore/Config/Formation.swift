@@ -55,7 +55,8 @@ struct Formation: Equatable, Sendable {
     for (name, _) in counts where procfile.index(of: name) == nil {
       throw ConfigError(
         path: source, line: 0,
-        message: "unknown process type \"\(name)\" (\(procfile.path) defines \(procfile.names.joined(separator: ", ")))")
+        message: "unknown process type \"\(name)\" (\(procfile.path) defines \(procfile.names.joined(separator: ", ")))"
+      )
     }
     return procfile.entries.map { entry in
       counts.first { $0.name == entry.name }?.count ?? all ?? 0

@@ -13,7 +13,8 @@ enum ScaleArguments {
           let countText = String(decoding: bytes[(eq + 1)...], as: UTF8.self)
           try checkName(name, item)
           guard let count = Formation.parseCount(countText) else {
-            throw ConfigError(path: "scale", line: 0, message: "invalid count in \"\(item)\": expected TYPE=N, TYPE+N or TYPE-N")
+            throw ConfigError(
+              path: "scale", line: 0, message: "invalid count in \"\(item)\": expected TYPE=N, TYPE+N or TYPE-N")
           }
           counts.append((name, count))
           continue

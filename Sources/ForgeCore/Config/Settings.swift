@@ -109,7 +109,8 @@ struct Settings {
     var portOverride: Int? = nil
     if let given = get("port") {
       guard let port = Int(given.value), port > 0, port < 65536 else {
-        throw ConfigError(path: given.source, line: 0, message: "expected a port from 1 to 65535, got \"\(given.value)\"")
+        throw ConfigError(
+          path: given.source, line: 0, message: "expected a port from 1 to 65535, got \"\(given.value)\"")
       }
       portOverride = port
     }

@@ -241,7 +241,8 @@ final class Supervisor {
       sweep(signal: SIGKILL)
       phase = .sweeping(deadline: .max)
     case .draining where writer.lastProgress + drainPatience <= now:
-      announceRaw("stdout took nothing for \(drainPatience / 1_000_000_000) s; leaving the rest of the output unwritten")
+      announceRaw(
+        "stdout took nothing for \(drainPatience / 1_000_000_000) s; leaving the rest of the output unwritten")
       phase = .finished
     default:
       break

@@ -7,7 +7,8 @@ enum ContainerInit {
 
   static func detect() -> String? {
     guard let bytes = try? Files.read("/proc/1/comm") else { return nil }
-    let name = String(decoding: bytes, as: UTF8.self).trimmingBlanks().split(separator: "\n").first.map(String.init) ?? ""
+    let name =
+      String(decoding: bytes, as: UTF8.self).trimmingBlanks().split(separator: "\n").first.map(String.init) ?? ""
     return known.contains(name) ? name : nil
   }
 }
