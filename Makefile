@@ -10,7 +10,7 @@ build:
 	$(SWIFT) build $(BUILD_FLAGS)
 
 run: build
-	$(SWIFT) run $(BUILD_FLAGS) forge start -f Procfile.example
+	"$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/forge" start -f Procfile.example
 
 test:
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
