@@ -489,7 +489,8 @@ final class ExportTests: XCTestCase {
       for file in files {
         let golden = try Data(contentsOf: directory.appendingPathComponent(file.path))
         XCTAssertEqual(
-          Array(file.text.utf8), Array(golden), "\(format)/\(file.path) differs; FORGE_UPDATE_GOLDENS=1 rewrites it")
+          file.text, String(decoding: golden, as: UTF8.self),
+          "\(format)/\(file.path) differs; FORGE_UPDATE_GOLDENS=1 rewrites it")
       }
     }
   }

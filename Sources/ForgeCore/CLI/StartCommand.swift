@@ -71,11 +71,9 @@ enum StartCommand {
 
   static func restartPolicy(_ options: OptionValues, _ environment: [String: String]) throws -> RestartPolicy {
     var policy = RestartPolicy()
-    let specs = options.all("restart")
-    if specs.isEmpty, let value = environment["FORGE_RESTART"], !value.isEmpty {
-      try policy.apply(value, source: "FORGE_RESTART")
+    try applySpecs("restart", options, environment) { spec, source throws(ConfigError) in
+      try policy.apply(spec, source: source)
     }
-    for spec in specs { try policy.apply(spec, source: "--restart") }
     if let given = Settings.lookup("max-restarts", options, environment) {
       guard let n = Int(given.value), n >= 0 else {
         throw ConfigError(path: given.source, line: 0, message: "expected a whole number, got \"\(given.value)\"")
@@ -93,12 +91,21 @@ enum StartCommand {
 
   static func stopSignals(_ options: OptionValues, _ environment: [String: String]) throws -> StopSignals {
     var signals = StopSignals()
-    let specs = options.all("stop-signal")
-    if specs.isEmpty, let value = environment["FORGE_STOP_SIGNAL"], !value.isEmpty {
-      try signals.apply(value, source: "FORGE_STOP_SIGNAL")
+    try applySpecs("stop-signal", options, environment) { spec, source throws(ConfigError) in
+      try signals.apply(spec, source: source)
     }
-    for spec in specs { try signals.apply(spec, source: "--stop-signal") }
     return signals
+  }
+
+  /// A repeatable option: every `--name` given, else the `FORGE_NAME` variable.
+  private static func applySpecs(
+    _ name: String, _ options: OptionValues, _ environment: [String: String],
+    _ apply: (String, String) throws(ConfigError) -> Void
+  ) throws(ConfigError) {
+    let specs = options.all(name)
+    let variable = Settings.environmentName(name)
+    if specs.isEmpty, let value = environment[variable], !value.isEmpty { try apply(value, variable) }
+    for spec in specs { try apply(spec, "--\(name)") }
   }
 }
 

@@ -31,76 +31,61 @@ final class FileDescriptor {
 
   /// Reads once. Returns 0 at end of file, nil when the read would block.
   func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
-    while true {
-      let n = Glibc.read(raw, buffer.baseAddress, buffer.count)
-      if n >= 0 { return n }
-      let code = cglibc_errno()
-      if code == EINTR { continue }
-      if code == EAGAIN || code == EWOULDBLOCK { return nil }
-      throw SystemError(operation: "read", errno: code)
-    }
+    let fd = raw
+    return try Self.outcome("read", Self.attempt { Glibc.read(fd, buffer.baseAddress, buffer.count) })
   }
 
   /// Reads once into an array's storage. Returns 0 at end of file, nil when it would block.
   func read(into array: inout [UInt8]) throws(SystemError) -> Int? {
     let fd = raw
-    let (n, code) = array.withUnsafeMutableBytes { buffer in
-      while true {
-        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-        if n >= 0 { return (n, Int32(0)) }
-        let code = cglibc_errno()
-        if code != EINTR { return (n, code) }
-      }
+    let result = array.withUnsafeMutableBytes { buffer in
+      Self.attempt { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
-    if n >= 0 { return n }
-    if code == EAGAIN || code == EWOULDBLOCK { return nil }
-    throw SystemError(operation: "read", errno: code)
+    return try Self.outcome("read", result)
   }
 
   /// Writes once. Returns the count written, nil when the write would block.
   func write(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int? {
-    while true {
-      let n = Glibc.write(raw, buffer.baseAddress, buffer.count)
-      if n >= 0 { return n }
-      let code = cglibc_errno()
-      if code == EINTR { continue }
-      if code == EAGAIN || code == EWOULDBLOCK { return nil }
-      throw SystemError(operation: "write", errno: code)
-    }
+    let fd = raw
+    return try Self.outcome("write", Self.attempt { Glibc.write(fd, buffer.baseAddress, buffer.count) })
   }
 
-  /// Writes once from an array. Returns the count written, nil when it would block.
+  /// Writes once from an array. Returns the count written, nil when the write would block.
   func write(array: [UInt8]) throws(SystemError) -> Int? {
     let fd = raw
-    let (n, code) = array.withUnsafeBytes { all in
-      while true {
-        let n = Glibc.write(fd, all.baseAddress, all.count)
-        if n >= 0 { return (n, Int32(0)) }
-        let code = cglibc_errno()
-        if code != EINTR { return (n, code) }
-      }
+    let result = array.withUnsafeBytes { buffer in
+      Self.attempt { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
-    if n >= 0 { return n }
-    if code == EAGAIN || code == EWOULDBLOCK { return nil }
-    throw SystemError(operation: "write", errno: code)
+    return try Self.outcome("write", result)
   }
 
-  /// Writes all of `bytes`, blocking if needed. For short messages to stderr and sockets.
+  /// Runs one read or write, retrying EINTR; errno is read at once. Kept free of throwing so
+  /// it can run inside `withUnsafeBytes`, whose rethrows would lose the typed error.
+  private static func attempt(_ call: () -> Int) -> (count: Int, errno: Int32) {
+    while true {
+      let n = call()
+      if n >= 0 { return (n, 0) }
+      let code = cglibc_errno()
+      if code != EINTR { return (n, code) }
+    }
+  }
+
+  /// The count, nil for "would block", or the error.
+  private static func outcome(_ operation: String, _ result: (count: Int, errno: Int32)) throws(SystemError) -> Int? {
+    if result.count >= 0 { return result.count }
+    if result.errno == EAGAIN || result.errno == EWOULDBLOCK { return nil }
+    throw SystemError(operation: operation, errno: result.errno)
+  }
+
+  /// Writes all of `bytes`, waiting when needed. For short messages to sockets.
   func writeAll(_ bytes: [UInt8]) throws(SystemError) {
     var offset = 0
-    let fd = raw
     while offset < bytes.count {
-      let (n, code) = bytes.withUnsafeBytes { all in
-        let n = Glibc.write(fd, all.baseAddress! + offset, all.count - offset)
-        return (n, n < 0 ? cglibc_errno() : 0)
-      }
-      if n >= 0 {
-        offset += n
-      } else if code == EAGAIN || code == EWOULDBLOCK {
+      guard let n = try write(array: Array(bytes[offset...])) else {
         try waitWritable()
-      } else if code != EINTR {
-        throw SystemError(operation: "write", errno: code)
+        continue
       }
+      offset += n
     }
   }
 
