@@ -63,7 +63,8 @@ final class FormationTests: XCTestCase {
   }
 
   func testLargestAcceptedCount() throws {
-    XCTAssertEqual(counts(try Formation.parse("web=999999,worker=007", source: "-m")), ["web=999999", "worker=7"])
+    XCTAssertEqual(counts(try Formation.parse("web=1000,worker=007", source: "-m")), ["web=1000", "worker=7"])
+    assertConfigError(try Formation.parse("web=1001", source: "-m"), line: 0, mentioning: "invalid count", "web=1001")
   }
 
   func testTypeGivenTwiceIsAnError() {

@@ -35,23 +35,14 @@ static inline int cglibc_prctl_set_child_subreaper(void) {
   return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
-static inline int cglibc_prctl_set_pdeathsig(int sig) {
-  return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0);
-}
-
 // errno is a macro over a thread-local; a function reads it reliably.
 static inline int cglibc_errno(void) { return errno; }
-static inline void cglibc_set_errno(int value) { errno = value; }
 
 static inline const short cglibc_spawn_setsid(void) { return POSIX_SPAWN_SETSID; }
 
 // ioctl is variadic too.
-static inline int cglibc_ioctl_set_ctty(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
 static inline int cglibc_ioctl_set_winsize(int fd, const struct winsize *size) {
   return ioctl(fd, TIOCSWINSZ, size);
-}
-static inline int cglibc_ioctl_get_winsize(int fd, struct winsize *size) {
-  return ioctl(fd, TIOCGWINSZ, size);
 }
 
 // fcntl is variadic.
@@ -59,6 +50,10 @@ static inline int cglibc_fcntl_getfd(int fd) { return fcntl(fd, F_GETFD); }
 static inline int cglibc_fcntl_getfl(int fd) { return fcntl(fd, F_GETFL); }
 static inline int cglibc_fcntl_setfl(int fd, int flags) { return fcntl(fd, F_SETFL, flags); }
 static inline int cglibc_fcntl_setpipe_sz(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+
+// syscall is variadic; pidfd_open(2) has no glibc wrapper before 2.36.
+#include <sys/syscall.h>
+static inline int cglibc_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 // open is variadic.
 static inline int cglibc_open(const char *path, int flags, mode_t mode) {

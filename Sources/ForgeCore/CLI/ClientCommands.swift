@@ -44,7 +44,7 @@ enum ClientCommands {
         writeRaw(1, "restarting " + names.compactMap(\.string).joined(separator: ", ") + "\n")
       }
     case .stop:
-      client.waitForClose()
+      client.waitForExit()
       writeRaw(1, "stopped\n")
     case .env:
       break

@@ -38,7 +38,7 @@ public enum Forge {
 
   static func run(_ arguments: [String]) throws -> Int32 {
     guard let first = arguments.first else {
-      writeRaw(1, Help.main)
+      writeRaw(2, Help.main)
       return ExitCode.usage
     }
     switch first {
@@ -62,6 +62,7 @@ public enum Forge {
       break
     }
     let rest = Array(arguments.dropFirst())
+    if first != "start" { Signal.unblockHandled() }
     switch first {
     case "start": return try StartCommand.run(rest)
     case "check": return try CheckCommand.run(rest)

@@ -22,6 +22,13 @@ enum StartCommand {
     guard project.counts.contains(where: { $0 > 0 }) else {
       throw ConfigError(path: source, line: 0, message: "the formation runs no process")
     }
+    for (index, count) in project.counts.enumerated() where count > 0 {
+      let port = PortPlan.port(base: project.basePort, typeIndex: index, instance: count)
+      guard port <= PortPlan.highest else {
+        let name = project.procfile.entries[index].name
+        throw ConfigError(path: source, line: 0, message: "\(name).\(count) would get PORT \(port), above 65535")
+      }
+    }
 
     var options = Supervisor.Options()
     var environment: [String: String] = [:]
@@ -48,7 +55,13 @@ enum StartCommand {
       }
     }
     options.otherInit = options.isPID1 ? nil : ContainerInit.detect()
-    let supervisor = try Supervisor(project: project, options: options)
+    let supervisor: Supervisor
+    do {
+      supervisor = try Supervisor(project: project, options: options)
+    } catch {
+      options.control?.close()
+      throw error
+    }
     let status = supervisor.run()
     // Exit with the supervisor still alive: `forge stop` clients learn that forge is gone when
     // their connection closes, which must be the process's exit, not the supervisor's end.
@@ -81,7 +94,7 @@ enum StartCommand {
       policy.maxRestarts = n
     }
     if let given = Settings.lookup("restart-window", options, environment) {
-      guard let seconds = Double(given.value), seconds > 0, seconds.isFinite else {
+      guard let seconds = Double(given.value), seconds > 0, seconds <= Settings.maximumSeconds else {
         throw ConfigError(path: given.source, line: 0, message: "expected seconds, got \"\(given.value)\"")
       }
       policy.windowSeconds = seconds

@@ -9,6 +9,8 @@ struct Formation: Equatable, Sendable {
   }
 
   static let `default` = Formation(counts: [], all: 1)
+  /// The most instances of one type, here and in `forge scale`.
+  static let maximumCount = 1000
 
   /// Parses `web=2,worker=1` (spaces allowed around commas and `=`). `source` names where the
   /// text came from in errors: `-m`, `FORGE_FORMATION`.
@@ -26,10 +28,10 @@ struct Formation: Equatable, Sendable {
       guard !name.isEmpty, name.utf8.allSatisfy(Procfile.isNameByte) else {
         throw ConfigError(path: source, line: 0, message: "invalid process type \"\(name)\" in \"\(item)\"")
       }
-      guard let count = parseCount(countText) else {
+      guard let count = parseCount(countText), count <= maximumCount else {
         throw ConfigError(
           path: source, line: 0,
-          message: "invalid count \"\(countText)\" for \(name): expected a whole number from 0")
+          message: "invalid count \"\(countText)\" for \(name): expected a whole number from 0 to \(maximumCount)")
       }
       if name == "all" {
         formation.all = count
@@ -66,6 +68,8 @@ struct Formation: Equatable, Sendable {
 
 /// foreman's port rule: base + 100 × the type's index in the Procfile + (instance − 1).
 enum PortPlan {
+  static let highest = 65535
+
   static func port(base: Int, typeIndex: Int, instance: Int) -> Int {
     base + 100 * typeIndex + (instance - 1)
   }

@@ -27,6 +27,9 @@ enum LogFormat: String, Sendable {
 /// Every setting, resolved from (strongest first) command-line flags, `FORGE_*` environment
 /// variables, then defaults. Each long option `--some-name` has the variable `FORGE_SOME_NAME`.
 struct Settings {
+  /// The largest timeout or window accepted: 11 days and a bit, far beyond any real use.
+  static let maximumSeconds = 1_000_000.0
+
   var procfilePath: String
   var envPaths: [String]
   /// Whether the env files were named (by -e or FORGE_ENV): then a missing one is an error.
@@ -117,7 +120,7 @@ struct Settings {
 
     var timeout = 5.0
     if let given = get("timeout") {
-      guard let seconds = Double(given.value), seconds >= 0, seconds.isFinite else {
+      guard let seconds = Double(given.value), seconds >= 0, seconds <= Settings.maximumSeconds else {
         throw ConfigError(
           path: given.source, line: 0, message: "expected seconds (a number from 0), got \"\(given.value)\"")
       }

@@ -50,8 +50,23 @@ struct ControlClient {
     }
   }
 
+  /// Waits until forge has exited: its descriptors close during exit, slightly before the
+  /// process is gone, so the connection's end is followed by a wait on a pidfd of forge.
+  /// forge's pid comes from the socket's peer credentials, which the kernel gives in this
+  /// process's PID namespace (forge may be PID 1 of another one).
+  func waitForExit() {
+    let pid = UnixSocket.peerPID(connection)
+    waitForClose()
+    guard let pid, pid > 0 else { return }
+    let raw = cglibc_pidfd_open(pid)
+    guard raw >= 0 else { return }  // already reaped
+    let fd = FileDescriptor(raw)
+    var entry = pollfd(fd: fd.raw, events: Int16(POLLIN), revents: 0)
+    while poll(&entry, 1, -1) < 0 && cglibc_errno() == EINTR {}
+  }
+
   /// Waits until forge closes the connection, which it does by exiting.
-  func waitForClose() {
+  private func waitForClose() {
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
       _ = waitReadable(-1)

@@ -16,26 +16,43 @@ final class ControlServer {
   /// killed: it is replaced. One that answers belongs to a running forge: that is an error.
   static func open(_ path: String) throws(OpenError) -> ControlServer {
     if UnixSocket.isSocket(path) {
-      if (try? UnixSocket.connect(path)) != nil { throw .inUse(path) }
+      if answers(path) { throw .inUse(path) }
       UnixSocket.remove(path)
     }
     do {
-      return ControlServer(path: path, listener: try UnixSocket.listen(path))
+      let listener = try UnixSocket.listen(path)
+      return ControlServer(path: path, listener: listener, identity: UnixSocket.identity(path))
     } catch {
       throw .failed(error)
     }
   }
 
-  private init(path: String, listener: FileDescriptor) {
+  /// Whether a forge listens at `path`. A backlog so full that connecting would block (EAGAIN)
+  /// also means a live one.
+  private static func answers(_ path: String) -> Bool {
+    do {
+      _ = try UnixSocket.connect(path, nonBlocking: true)
+      return true
+    } catch {
+      return error.errno == EAGAIN
+    }
+  }
+
+  /// Device and inode of the socket file forge created: the path is removed at exit only if it
+  /// is still that file, not one a later forge bound after this one's was deleted.
+  private let identity: (device: UInt64, inode: UInt64)?
+
+  private init(path: String, listener: FileDescriptor, identity: (device: UInt64, inode: UInt64)?) {
     self.path = path
     self.listener = listener
+    self.identity = identity
   }
 
   func close() {
     guard !closed else { return }
     closed = true
     listener.close()
-    UnixSocket.remove(path)
+    if let identity, let current = UnixSocket.identity(path), current == identity { UnixSocket.remove(path) }
   }
 }
 

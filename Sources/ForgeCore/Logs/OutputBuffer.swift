@@ -13,8 +13,6 @@ final class OutputBuffer {
 
   deinit { base.deallocate() }
 
-  var free: Int { capacity - count }
-
   @inline(__always)
   func reserve(_ extra: Int) {
     if count + extra > capacity { grow(count + extra) }

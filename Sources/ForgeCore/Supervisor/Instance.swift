@@ -29,7 +29,11 @@ final class Instance {
 
   var state: State = .starting
   var afterExit: AfterExit = .policy
+  /// The current (or last) process; its group is `group`.
   var pid: Int32 = 0
+  /// The process group forge may still signal: set at spawn, forgotten (0) once seen empty,
+  /// because from then on the number may belong to an unrelated process group.
+  var group: Int32 = 0
   /// The exit of the current process, once reaped.
   var status: WaitStatus?
   /// The current process's output; older streams may linger while background children
@@ -60,9 +64,13 @@ final class Instance {
   }
 
   /// Whether a process of this instance may still be alive: its leader not yet reaped, or
-  /// members of its process group (background children) still around.
+  /// members of its process group (background children) still around. A group found empty
+  /// is forgotten, with its SIGKILL deadline.
   var isAlive: Bool {
-    guard pid > 0 else { return false }
-    return status == nil || processGroupExists(pid)
+    guard group > 0 else { return false }
+    if status == nil || processGroupExists(group) { return true }
+    group = 0
+    stopDeadline = nil
+    return false
   }
 }

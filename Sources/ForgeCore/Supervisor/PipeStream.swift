@@ -5,7 +5,10 @@ final class PipeStream {
   let fd: FileDescriptor
   let token: UInt64
   let assembler: LineAssembler
-  unowned let instance: Instance
+  /// Strong: a stream can outlive its instance's place in the formation (scaled away while a
+  /// process that escaped with setsid still holds the pipe). The cycle through
+  /// `Instance.stream` is broken when the stream ends.
+  let instance: Instance
   /// Registered with epoll (false while output is paused for back-pressure).
   var registered = false
 

@@ -69,7 +69,13 @@ extension Supervisor {
       targets.last { $0.typeIndex == index }?.count ?? activeInstances(of: name).count
     }
     func set(_ index: Int, _ count: Int, _ name: String) throws(ControlError) {
-      guard count <= 1000 else { throw ControlError("count for \(name) is above 1000") }
+      guard count <= Formation.maximumCount else {
+        throw ControlError("count for \(name) is above \(Formation.maximumCount)")
+      }
+      let port = PortPlan.port(base: project.basePort, typeIndex: index, instance: max(count, 1))
+      guard port <= PortPlan.highest else {
+        throw ControlError("\(name).\(count) would get PORT \(port), above \(PortPlan.highest)")
+      }
       targets.removeAll { $0.typeIndex == index }
       targets.append((index, count))
     }
@@ -124,6 +130,7 @@ extension Supervisor {
     guard let target else {
       // Rolling: one type at a time, the next once the previous is running again.
       restartQueue = project.procfile.names.filter { !activeInstances(of: $0).isEmpty }
+      rollingRestartActive = false
       let names = instances.filter { $0.afterExit != .retire }.map(\.name)
       advanceRestartQueue()
       return names
@@ -141,6 +148,7 @@ extension Supervisor {
   }
 
   private func restartInstance(_ instance: Instance) {
+    if instance.afterExit == .respawn { return }  // already on its way back
     instance.restarts += 1
     if instance.state == .starting || instance.state == .exited && !instance.isAlive {
       instance.nextStartAt = nil

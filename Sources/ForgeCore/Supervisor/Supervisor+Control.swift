@@ -9,14 +9,24 @@ extension Supervisor {
       do {
         accepted = try UnixSocket.accept(control.listener)
       } catch {
-        announce("control socket: \(error)")
+        // Out of descriptors (EMFILE, ENFILE) or memory: the pending connection stays queued
+        // and the listener stays readable, so stop watching it for a second rather than spin.
+        epoll.remove(control.listener.raw)
+        controlResumeAt = Clock.now() + Self.controlPause
+        if !controlFailureAnnounced {
+          controlFailureAnnounced = true
+          announce("control socket: \(error); not accepting connections for a second")
+        }
         return
       }
+      controlFailureAnnounced = false
       guard let fd = accepted else { return }
       let token = nextToken
       nextToken += 1
       let client = ControlConnection(fd: fd, token: token, now: Clock.now())
-      if let uid = UnixSocket.peerUID(fd), uid != getuid(), uid != 0 {
+      // A peer whose credentials cannot be read is refused, like one of another uid.
+      let uid = UnixSocket.peerUID(fd) ?? UInt32.max
+      if uid != getuid() && uid != 0 {
         if refusedUIDs.insert(uid).inserted {
           let allowed = getuid() == 0 ? "root" : "uid \(getuid()) or root"
           announce("refused a control connection from uid \(uid) (only \(allowed) may control this forge)")
@@ -109,6 +119,13 @@ extension Supervisor {
     epoll.remove(client.fd.raw)
     client.fd.close()
     clients[client.token] = nil
+  }
+
+  /// Watches the control socket again after a pause for want of descriptors.
+  func resumeControl(now: UInt64) {
+    guard let at = controlResumeAt, at <= now, let control = options.control else { return }
+    controlResumeAt = nil
+    try? epoll.add(control.listener.raw, events: Epoll.input, token: Self.controlToken)
   }
 
   func expireClients(now: UInt64) {

@@ -54,6 +54,7 @@ extension Supervisor {
     do {
       let pid = try spawnProcess(for: instance)
       instance.pid = pid
+      instance.group = pid  // a session leader leads its own process group
       instance.state = .running
       instance.startedAt = Clock.now()
       byPid[pid] = instance
@@ -61,6 +62,7 @@ extension Supervisor {
     } catch {
       announce("failed to start: \(error)", for: instance)
       instance.pid = 0
+      instance.group = 0
       instance.startedAt = Clock.now()
       instance.status = .exited(127)
       instance.state = .exited
@@ -72,33 +74,51 @@ extension Supervisor {
     var request = SpawnRequest(
       path: "/bin/sh", arguments: ["/bin/sh", "-c", instance.command],
       environment: project.environment(for: instance.name, port: instance.port), output: -1)
+    // The stream is watched before the child exists, so a child never runs unwatched.
     if instance.usesTerminal {
       let terminal = try PseudoTerminal()
       request.terminalPath = terminal.replicaPath
-      let pid = try spawn(request)
+      let stream = try attachStream(terminal.primary, to: instance)
+      let pid = try spawnOrDetach(request, stream)
       terminal.releaseReplica()
-      try attachStream(terminal.primary, to: instance)
       return pid
     }
     let pipe = try Pipe()
     pipe.read.growPipeBuffer()
     request.output = pipe.write.raw
-    let pid = try spawn(request)
+    let stream = try attachStream(pipe.read, to: instance)
+    let pid = try spawnOrDetach(request, stream)
     pipe.write.close()
-    try attachStream(pipe.read, to: instance)
     return pid
   }
 
-  private func attachStream(_ fd: FileDescriptor, to instance: Instance) throws(SystemError) {
+  private func spawnOrDetach(_ request: SpawnRequest, _ stream: PipeStream) throws(SystemError) -> Int32 {
+    do {
+      return try spawn(request)
+    } catch {
+      if stream.registered { epoll.remove(stream.fd.raw) }
+      streams[stream.token] = nil
+      if stream.instance.stream === stream { stream.instance.stream = nil }
+      throw error
+    }
+  }
+
+  private func attachStream(_ fd: FileDescriptor, to instance: Instance) throws(SystemError) -> PipeStream {
     let token = nextToken
     nextToken += 1
     let stream = PipeStream(fd: fd, token: token, instance: instance)
     streams[token] = stream
-    instance.stream = stream
     if !outputPaused {
-      try epoll.add(fd.raw, events: Epoll.input, token: token)
+      do {
+        try epoll.add(fd.raw, events: Epoll.input, token: token)
+      } catch {
+        streams[token] = nil
+        throw error
+      }
       stream.registered = true
     }
+    instance.stream = stream
+    return stream
   }
 
   // MARK: - Exits
@@ -115,20 +135,20 @@ extension Supervisor {
       processExited(instance, status: status)
     }
     childrenGone = noChildrenLeft
-    lingering.removeAll { !processGroupExists($0.pgid) }
+    pruneLingering()
     settleStoppedInstances()
   }
 
   /// Decides what follows the exit of an instance's process.
   func processExited(_ instance: Instance, status: WaitStatus) {
-    if instance.afterExit == .policy && instance.pid > 0 && processGroupExists(instance.pid)
-      && phase == .running
-    {
-      // Its background children live on in its group: ask them to stop too.
+    if instance.afterExit == .policy && phase == .running && instance.isAlive {
+      // Its background children live on in its group: ask them to stop too, and track the
+      // group apart from the instance, which may be restarted in a new group meanwhile.
       let signal = options.stopSignals.signal(for: instance.type)
-      signalProcessGroup(instance.pid, signal)
-      signalProcessGroup(instance.pid, SIGCONT)
-      lingering.append((instance.pid, instance.name, Clock.now() + timeoutNanoseconds))
+      signalProcessGroup(instance.group, signal)
+      signalProcessGroup(instance.group, SIGCONT)
+      lingering.append((instance.group, instance.name, Clock.now() + timeoutNanoseconds))
+      instance.group = 0
     }
     guard phase == .running else { return }
     switch instance.afterExit {
@@ -174,6 +194,11 @@ extension Supervisor {
     beginShutdown()
   }
 
+  /// Forgets groups that are gone (their numbers may be reused by unrelated groups).
+  func pruneLingering() {
+    lingering.removeAll { !processGroupExists($0.pgid) }
+  }
+
   /// Instances stopped on purpose (scaled down, restarted) whose groups are now gone.
   func settleStoppedInstances() {
     for instance in instances where instance.state == .exited && instance.afterExit != .policy {
@@ -195,16 +220,17 @@ extension Supervisor {
   func stop(_ instance: Instance, then after: Instance.AfterExit) {
     instance.afterExit = after
     instance.nextStartAt = nil
-    guard instance.pid > 0, instance.isAlive else {
+    guard instance.isAlive else {
       instance.state = .exited
       settleStoppedInstances()
       return
     }
+    if instance.stopDeadline != nil { return }  // already stopping: its SIGKILL stays due
     let signal = options.stopSignals.signal(for: instance.type)
     if instance.status == nil { instance.state = .stopping }
     instance.stopDeadline = Clock.now() + timeoutNanoseconds
-    signalProcessGroup(instance.pid, signal)
-    signalProcessGroup(instance.pid, SIGCONT)
+    signalProcessGroup(instance.group, signal)
+    signalProcessGroup(instance.group, SIGCONT)
   }
 
   // MARK: - Shutdown
@@ -218,10 +244,10 @@ extension Supervisor {
     for instance in instances {
       instance.nextStartAt = nil
       if instance.state == .starting { instance.state = .exited }
-      guard instance.pid > 0, instance.isAlive else { continue }
+      guard instance.isAlive else { continue }
       if instance.status == nil { instance.state = .stopping }
-      signalProcessGroup(instance.pid, options.stopSignals.signal(for: instance.type))
-      signalProcessGroup(instance.pid, SIGCONT)
+      signalProcessGroup(instance.group, options.stopSignals.signal(for: instance.type))
+      signalProcessGroup(instance.group, SIGCONT)
     }
     for group in lingering where processGroupExists(group.pgid) {
       signalProcessGroup(group.pgid, SIGTERM)
@@ -232,12 +258,14 @@ extension Supervisor {
   /// The grace period is over (or a second stop was asked for): SIGKILL every group left.
   func killEverything() {
     killSent = true
-    for instance in instances where instance.pid > 0 && instance.isAlive {
+    for instance in instances where instance.isAlive {
       instance.killed = true
+      forcedKill = true
       announce("sending SIGKILL to \(instance.name) (pid \(instance.pid))")
-      signalProcessGroup(instance.pid, SIGKILL)
+      signalProcessGroup(instance.group, SIGKILL)
     }
     for group in lingering where processGroupExists(group.pgid) {
+      forcedKill = true
       announce("sending SIGKILL to what is left of \(group.name) (process group \(group.pgid))")
       signalProcessGroup(group.pgid, SIGKILL)
     }
@@ -249,8 +277,9 @@ extension Supervisor {
     case .running, .finished:
       return
     case .stopping:
+      pruneLingering()
       guard !instances.contains(where: { $0.isAlive }), lingering.isEmpty else { return }
-      if exitStatus == nil { exitStatus = killSent ? 128 + SIGKILL : 0 }
+      if exitStatus == nil { exitStatus = forcedKill ? 128 + SIGKILL : 0 }
       if options.isPID1 && !childrenGone {
         // Escapees that left their group with setsid: only PID 1 may signal everyone.
         sweep(signal: SIGTERM)

@@ -93,8 +93,9 @@ extension Supervisor {
   private func resumeOutput() {
     guard outputPaused else { return }
     // Lines already read come first, in the order they were read.
-    for stream in streams.values.sorted(by: { $0.token < $1.token }) {
-      if emitLines(stream) { return }  // paused again
+    for stream in streams.values.sorted(by: { $0.token < $1.token }) where emitLines(stream) {
+      watchStdout(true)  // stdout is full again: wait for it before reading any pipe
+      return
     }
     outputPaused = false
     for stream in streams.values where !stream.registered {

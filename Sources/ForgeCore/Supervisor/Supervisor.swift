@@ -33,6 +33,8 @@ final class Supervisor {
   static let signalToken: UInt64 = 1
   static let stdoutToken: UInt64 = 2
   static let controlToken: UInt64 = 3
+  static let groupRecheck: UInt64 = 250_000_000
+  static let controlPause: UInt64 = 1_000_000_000
 
   let project: Project
   var options: Options
@@ -50,8 +52,9 @@ final class Supervisor {
   var lingering: [(pgid: Int32, name: String, deadline: UInt64)] = []
   var nextToken: UInt64 = 16
   var phase = Phase.running
-  var stopRequested = false
   var killSent = false
+  /// Whether anything had to be SIGKILLed after a requested stop (exit status 137).
+  var forcedKill = false
   /// The status forge exits with: the first exit that ended the formation decides it.
   var exitStatus: Int32?
   /// Set while stdout is full: child pipes are not read.
@@ -59,9 +62,13 @@ final class Supervisor {
   var waitingForStdout = false
   var nameWidth = 5
   var refusedUIDs: Set<UInt32> = []
+  /// When the control socket is watched again after accept failed for want of descriptors.
+  var controlResumeAt: UInt64?
+  var controlFailureAnnounced = false
   /// Types waiting for a rolling restart (`forge restart` without a target), in order.
   var restartQueue: [String] = []
   var rollingRestartActive = false
+  var drainInterrupted = false
   /// While draining, forge waits for stdout to take more at most this long.
   let drainPatience: UInt64 = 10_000_000_000
   /// Whether the last reap found that forge has no children at all (ECHILD).
@@ -83,6 +90,7 @@ final class Supervisor {
 
   /// Starts the formation and runs until it has stopped. Returns forge's exit status.
   func run() -> Int32 {
+    defer { options.control?.close() }
     do {
       try epoll.add(signals.fd.raw, events: Epoll.input, token: Self.signalToken)
       if let control = options.control {
@@ -124,7 +132,6 @@ final class Supervisor {
       if phase == .draining { drainRemainingOutput() }
     }
     finishOutput()
-    options.control?.close()
     return exitStatus ?? 0
   }
 
@@ -164,15 +171,21 @@ final class Supervisor {
   func requestStop(because reason: String) {
     switch phase {
     case .running:
-      stopRequested = true
       announce("\(reason) received, stopping")
       beginShutdown()
     case .stopping:
       announce("\(reason) received again, killing")
       killEverything()
     case .draining:
-      announceRaw("\(reason) received again, leaving the rest of the output unwritten")
-      phase = .finished
+      // Everything has stopped; only output is still being written. A first request lets it
+      // finish, a second one leaves it.
+      if drainInterrupted {
+        announceRaw("\(reason) received again, leaving the rest of the output unwritten")
+        phase = .finished
+      } else {
+        drainInterrupted = true
+        announce("\(reason) received; writing the last output (again to skip it)")
+      }
     case .sweeping, .finished:
       break
     }
@@ -185,8 +198,8 @@ final class Supervisor {
 
   private func forward(_ signal: Int32) {
     announce("forwarding \(Signal.name(signal)) to all processes")
-    for instance in instances where instance.pid > 0 && instance.isAlive {
-      signalProcessGroup(instance.pid, signal)
+    for instance in instances where instance.isAlive {
+      signalProcessGroup(instance.group, signal)
     }
   }
 
@@ -223,12 +236,18 @@ final class Supervisor {
     case .draining: consider(writer.lastProgress + drainPatience)
     default: break
     }
+    var groupsWithoutLeader = !lingering.isEmpty
     for instance in instances {
       consider(instance.stopDeadline)
       consider(instance.nextStartAt)
+      if instance.status != nil && instance.group > 0 { groupsWithoutLeader = true }
     }
+    // A group whose leader is gone can empty without a SIGCHLD reaching forge (its last
+    // member's parent left with setsid and reaped it): look again a few times a second.
+    if groupsWithoutLeader { consider(Clock.now() + Self.groupRecheck) }
     for group in lingering where group.deadline != .max { consider(group.deadline) }
     for client in clients.values { consider(client.deadline) }
+    consider(controlResumeAt)
     return next
   }
 
@@ -252,7 +271,7 @@ final class Supervisor {
         instance.stopDeadline = nil
         instance.killed = true
         announce("sending SIGKILL to \(instance.name) (pid \(instance.pid))")
-        signalProcessGroup(instance.pid, SIGKILL)
+        signalProcessGroup(instance.group, SIGKILL)
       }
       if let at = instance.nextStartAt, at <= now, phase == .running {
         instance.nextStartAt = nil
@@ -266,6 +285,9 @@ final class Supervisor {
         signalProcessGroup(lingering[i].pgid, SIGKILL)
       }
     }
+    pruneLingering()
+    settleStoppedInstances()
     expireClients(now: now)
+    resumeControl(now: now)
   }
 }

@@ -9,8 +9,12 @@ enum Clock {
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
   }
 
+  /// Seconds as nanoseconds, saturating: settings are capped, but a trap here would take
+  /// PID 1 and the whole container down.
   static func nanoseconds(seconds: Double) -> UInt64 {
-    seconds <= 0 ? 0 : UInt64(seconds * 1_000_000_000)
+    guard seconds > 0 else { return 0 }
+    guard seconds < 1e9 else { return 1_000_000_000 * 1_000_000_000 }
+    return UInt64(seconds * 1_000_000_000)
   }
 
   /// Wall-clock time as (seconds since the epoch, milliseconds).

@@ -9,9 +9,7 @@ final class Epoll {
     let token: UInt64
     let events: UInt32
 
-    var readable: Bool { events & UInt32(EPOLLIN.rawValue) != 0 }
     var writable: Bool { events & UInt32(EPOLLOUT.rawValue) != 0 }
-    var hangup: Bool { events & UInt32(EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 }
   }
 
   static let input = UInt32(EPOLLIN.rawValue)
@@ -28,10 +26,6 @@ final class Epoll {
 
   func add(_ descriptor: Int32, events: UInt32, token: UInt64) throws(SystemError) {
     try control(EPOLL_CTL_ADD, descriptor, events, token)
-  }
-
-  func modify(_ descriptor: Int32, events: UInt32, token: UInt64) throws(SystemError) {
-    try control(EPOLL_CTL_MOD, descriptor, events, token)
   }
 
   /// Removing a descriptor that is not registered (ENOENT) or already closed is not an error.

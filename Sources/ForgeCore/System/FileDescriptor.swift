@@ -11,8 +11,6 @@ final class FileDescriptor {
     self.raw = raw
   }
 
-  var isOpen: Bool { raw >= 0 }
-
   func close() {
     guard raw >= 0 else { return }
     _ = Glibc.close(raw)  // never retried: see retryingEINTR

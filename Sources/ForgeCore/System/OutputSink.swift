@@ -22,9 +22,6 @@ final class OutputSink {
   private let kind: Kind
   private var owned: FileDescriptor?
   let descriptor: Int32
-  let isTerminal: Bool
-  /// Whether a write can report that it would block (then epoll tells when to retry).
-  let canBlock: Bool
 
   /// Descriptors 0, 1 and 2 that were closed when forge started, now open on /dev/null. Done
   /// first thing, so no descriptor forge opens (a pipe, the epoll instance) can take number 1
@@ -43,29 +40,24 @@ final class OutputSink {
   }
 
   init(standard fd: Int32 = 1) {
-    isTerminal = isatty(fd) == 1
     var info = stat()
     let type = fstat(fd, &info) == 0 ? info.st_mode & S_IFMT : 0
     switch type {
     case S_IFSOCK:
       kind = .socket
       descriptor = fd
-      canBlock = true
     case S_IFIFO, S_IFCHR:
       let reopened = cglibc_open("/proc/self/fd/\(fd)", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0)
       kind = .plain
       if reopened >= 0 {
         owned = FileDescriptor(reopened)
         descriptor = reopened
-        canBlock = true
       } else {
-        descriptor = fd
-        canBlock = false
+        descriptor = fd  // blocking writes: slower readers slow forge, nothing is lost
       }
     default:
       kind = .plain
       descriptor = fd
-      canBlock = false
     }
   }
 

@@ -39,6 +39,12 @@ enum Signal {
     return set
   }
 
+  /// For commands that do not supervise (`check`, `ps`, `stop`…): Ctrl-C ends them as usual.
+  static func unblockHandled() {
+    var mask = set(handled)
+    _ = pthread_sigmask(SIG_UNBLOCK, &mask, nil)
+  }
+
   /// Blocks the handled signals for this thread and every thread it starts later.
   static func blockHandled() {
     var mask = set(handled)

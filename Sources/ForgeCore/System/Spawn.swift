@@ -12,7 +12,6 @@ struct SpawnRequest {
   /// setsid (glibc's posix_spawn applies SETSID before file actions), it becomes the
   /// controlling terminal of the child's new session.
   var terminalPath: String? = nil
-  var directory: String? = nil
 }
 
 /// Starts a child with posix_spawn: its own session and process group (SETSID; together
@@ -59,11 +58,6 @@ func spawn(_ request: SpawnRequest) throws(SystemError) -> pid_t {
     try checkReturnedError(
       "posix_spawn_file_actions_adddup2",
       posix_spawn_file_actions_adddup2(&actions, request.output, 2))
-  }
-  if let directory = request.directory {
-    try checkReturnedError(
-      "posix_spawn_file_actions_addchdir_np",
-      posix_spawn_file_actions_addchdir_np(&actions, directory))
   }
   try checkReturnedError(
     "posix_spawn_file_actions_addclosefrom_np", posix_spawn_file_actions_addclosefrom_np(&actions, 3))

@@ -37,9 +37,10 @@ enum UnixSocket {
     return FileDescriptor(raw)
   }
 
-  /// Connects to a listening socket (blocking).
-  static func connect(_ path: String) throws(SystemError) -> FileDescriptor {
-    let fd = try makeSocket(nonBlocking: false)
+  /// Connects to a listening socket. Non-blocking, a connection to a listener whose backlog is
+  /// full fails with EAGAIN at once instead of waiting.
+  static func connect(_ path: String, nonBlocking: Bool = false) throws(SystemError) -> FileDescriptor {
+    let fd = try makeSocket(nonBlocking: nonBlocking)
     var result: Int32 = EINTR
     while result == EINTR {
       result = try withAddress(path) { address in
@@ -79,15 +80,30 @@ enum UnixSocket {
 
   /// The peer's uid (SO_PEERCRED), nil if it cannot be read.
   static func peerUID(_ fd: FileDescriptor) -> uid_t? {
+    peerCredentials(fd)?.uid
+  }
+
+  /// The peer's pid in this process's PID namespace (0 when it is not visible here).
+  static func peerPID(_ fd: FileDescriptor) -> pid_t? {
+    peerCredentials(fd)?.pid
+  }
+
+  private static func peerCredentials(_ fd: FileDescriptor) -> ucred? {
     var credentials = ucred()
     var length = socklen_t(MemoryLayout<ucred>.size)
     guard getsockopt(fd.raw, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
-    return credentials.uid
+    return credentials
   }
 
   static func isSocket(_ path: String) -> Bool {
+    identity(path) != nil
+  }
+
+  /// The socket file's device and inode, nil if the path is not a socket.
+  static func identity(_ path: String) -> (device: UInt64, inode: UInt64)? {
     var info = stat()
-    return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK
+    guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return nil }
+    return (UInt64(info.st_dev), UInt64(info.st_ino))
   }
 
   static func remove(_ path: String) {
