@@ -6,7 +6,7 @@ extension Supervisor {
   // MARK: - Formation
 
   func buildFormation() {
-    for (index, entry) in project.procfile.entries.enumerated() {
+    for index in project.procfile.entries.indices {
       for number in stride(from: 1, through: project.counts[index], by: 1) {
         instances.append(makeInstance(typeIndex: index, number: number))
       }

@@ -25,9 +25,12 @@ enum Files {
   }
 
   static func currentDirectory() -> String {
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    guard getcwd(&buffer, buffer.count) != nil else { return "." }
-    return String(cString: buffer)
+    var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+    let found = buffer.withUnsafeMutableBytes { raw in
+      getcwd(raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count) != nil
+    }
+    guard found, let end = buffer.firstIndex(of: 0) else { return "." }
+    return String(decoding: buffer[..<end], as: UTF8.self)
   }
 
   /// Writes a whole file, replacing it, with the given mode.

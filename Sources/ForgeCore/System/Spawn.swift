@@ -33,7 +33,9 @@ func spawn(_ request: SpawnRequest) throws(SystemError) -> pid_t {
   // Every bit set, not sigfillset: glibc leaves its internal signals (32, 33) out of that,
   // and posix_spawn then starts the child with them ignored (SigIgn 180000000).
   var all = sigset_t()
-  withUnsafeMutableBytes(of: &all) { $0.initializeMemory(as: UInt8.self, repeating: 0xFF) }
+  withUnsafeMutableBytes(of: &all) { bytes in
+    for i in bytes.indices { bytes[i] = 0xFF }
+  }
   try checkReturnedError("posix_spawnattr_setsigmask", posix_spawnattr_setsigmask(&attributes, &empty))
   try checkReturnedError(
     "posix_spawnattr_setsigdefault", posix_spawnattr_setsigdefault(&attributes, &all))
