@@ -264,10 +264,11 @@ extension Supervisor {
       announce("sending SIGKILL to \(instance.name) (pid \(instance.pid))")
       signalProcessGroup(instance.group, SIGKILL)
     }
-    for group in lingering where processGroupExists(group.pgid) {
+    for i in lingering.indices where lingering[i].deadline != .max && processGroupExists(lingering[i].pgid) {
       forcedKill = true
-      announce("sending SIGKILL to what is left of \(group.name) (process group \(group.pgid))")
-      signalProcessGroup(group.pgid, SIGKILL)
+      lingering[i].deadline = .max  // killed: its own timer must not do it again
+      announce("sending SIGKILL to what is left of \(lingering[i].name) (process group \(lingering[i].pgid))")
+      signalProcessGroup(lingering[i].pgid, SIGKILL)
     }
   }
 

@@ -38,7 +38,7 @@ extension Supervisor {
         writer.append(line, from: source)
       }
       if writer.flush() == .blocked {
-        pauseOutput()
+        pauseOutput(by: stream)
         return true
       }
     }
@@ -80,9 +80,10 @@ extension Supervisor {
 
   // MARK: - Back-pressure
 
-  private func pauseOutput() {
+  private func pauseOutput(by stream: PipeStream) {
     guard !outputPaused else { return }
     outputPaused = true
+    pausedBy = stream.token
     for stream in streams.values where stream.registered {
       epoll.remove(stream.fd.raw)
       stream.registered = false
@@ -92,13 +93,16 @@ extension Supervisor {
 
   private func resumeOutput() {
     guard outputPaused else { return }
-    // Lines already read come first, in the order they were read.
-    for stream in streams.values.sorted(by: { $0.token < $1.token }) where emitLines(stream) {
+    // Round robin, starting after the stream that filled stdout last time: lines already
+    // read come first, and the order pipes are watched again in (which is the order epoll
+    // reports them) turns, so one chatty process cannot keep the others waiting.
+    let order = streamsInTurn(after: pausedBy)
+    for stream in order where emitLines(stream) {
       watchStdout(true)  // stdout is full again: wait for it before reading any pipe
       return
     }
     outputPaused = false
-    for stream in streams.values where !stream.registered {
+    for stream in order where !stream.registered {
       do {
         try epoll.add(stream.fd.raw, events: Epoll.input, token: stream.token)
         stream.registered = true
@@ -106,6 +110,12 @@ extension Supervisor {
         announce("cannot watch the output of \(stream.instance.name): \(error)")
       }
     }
+  }
+
+  private func streamsInTurn(after token: UInt64) -> [PipeStream] {
+    let sorted = streams.values.sorted { $0.token < $1.token }
+    let next = sorted.firstIndex { $0.token > token } ?? 0
+    return Array(sorted[next...] + sorted[..<next])
   }
 
   private func watchStdout(_ on: Bool) {

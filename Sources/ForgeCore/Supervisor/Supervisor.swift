@@ -59,6 +59,8 @@ final class Supervisor {
   var exitStatus: Int32?
   /// Set while stdout is full: child pipes are not read.
   var outputPaused = false
+  /// The stream whose lines filled stdout when output was last paused.
+  var pausedBy: UInt64 = 0
   var waitingForStdout = false
   var nameWidth = 5
   var refusedUIDs: Set<UInt32> = []
@@ -281,6 +283,7 @@ final class Supervisor {
     for i in lingering.indices where lingering[i].deadline <= now {
       lingering[i].deadline = .max
       if processGroupExists(lingering[i].pgid) {
+        if case .stopping = phase { forcedKill = true }
         announce("sending SIGKILL to what is left of \(lingering[i].name) (process group \(lingering[i].pgid))")
         signalProcessGroup(lingering[i].pgid, SIGKILL)
       }
