@@ -297,7 +297,7 @@ extension Supervisor {
 
   /// PID 1 only: signal every process in the namespace but forge itself (kill(2) with -1).
   func sweep(signal: Int32) {
-    precondition(options.isPID1, "kill(-1) is only for PID 1")
+    guard options.isPID1 else { return }  // kill(-1) is for PID 1 only
     _ = kill(-1, signal)
     if signal != SIGKILL { _ = kill(-1, SIGCONT) }
   }

@@ -34,6 +34,8 @@ func processGroupExists(_ pgid: pid_t) -> Bool {
 /// Sends a signal to a whole process group; a group that is already gone is not an error.
 @discardableResult
 func signalProcessGroup(_ pgid: pid_t, _ signal: Int32) -> Bool {
-  precondition(pgid > 1, "refusing to signal a process group below 2")
+  // kill(0) is forge's own group and kill(-1) everyone: never by accident, and never a trap
+  // (PID 1 must not crash).
+  guard pgid > 1 else { return false }
   return kill(-pgid, signal) == 0
 }
