@@ -4,7 +4,7 @@
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
   guard size > 4 else { return 0 }
   let all = Array(UnsafeBufferPointer(start: data, count: size))
-  let sizes = all[0..<4].map { Int($0) * 16 + 1 }
+  let sizes = all[0..<4].map { (Int($0) + 1) * 61 }
   let input = Array(all[4...])
   let whole = lines(of: input, chunks: [input.count])
   let pieces = lines(of: input, chunks: sizes)
