@@ -226,8 +226,9 @@ final class ContainerTests: ForgeControlTestCase {
     #!/bin/sh
     trap 'echo "got TERM"; exit 0' TERM
     setsid ./escapee.sh &
+    \(HelperScripts.idleSetup)
     echo "ready pid=$$"
-    \(HelperScripts.idle)
+    \(HelperScripts.idleLoop)
 
     """
 
@@ -235,8 +236,9 @@ final class ContainerTests: ForgeControlTestCase {
   private let escapee = """
     #!/bin/sh
     trap 'echo term > escapee-got-term; exit 0' TERM
+    \(HelperScripts.idleSetup)
     echo "escapee pid=$$ session=$(cut -d ' ' -f 6 /proc/$$/stat)"
-    \(HelperScripts.idle)
+    \(HelperScripts.idleLoop)
 
     """
 

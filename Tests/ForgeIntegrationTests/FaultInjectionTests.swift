@@ -334,8 +334,9 @@ final class FaultInjectionTests: ForgeControlTestCase {
     let web = """
       #!/bin/sh
       trap 'until [ -e checked ]; do sleep 0.01; done; echo "got TERM"; exit 0' TERM
+      \(HelperScripts.idleSetup)
       echo "ready pid=$$"
-      \(HelperScripts.idle)
+      \(HelperScripts.idleLoop)
 
       """
     let project = try makeProject([
@@ -443,9 +444,10 @@ final class FaultInjectionTests: ForgeControlTestCase {
       echo first
       until [ -e go ]; do sleep 0.01; done
       head -c 3000000 /dev/zero | tr '\\0' x | fold -w 100
+      \(HelperScripts.idleSetup)
       echo done > done.txt
       echo "after done"
-      \(HelperScripts.idle)
+      \(HelperScripts.idleLoop)
 
       """
     let project = try makeProject(["Procfile": "web: exec ./talker.sh\n", "talker.sh": talker])

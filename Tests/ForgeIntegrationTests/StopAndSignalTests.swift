@@ -204,8 +204,9 @@ final class StopAndSignalTests: ForgeTestCase {
       #!/bin/sh
       trap 'exit 0' TERM
       ( sleep 1 & echo "orphan=$!" )
+      \(HelperScripts.idleSetup)
       echo ready
-      \(HelperScripts.idle)
+      \(HelperScripts.idleLoop)
 
       """
     let project = try makeProject(["Procfile": "web: exec ./orphans.sh\n", "orphans.sh": script])

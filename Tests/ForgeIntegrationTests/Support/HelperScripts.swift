@@ -15,8 +15,18 @@
 enum HelperScripts {
   /// Shell lines that block forever without a child process; traps still run (and `read`
   /// then returns, so the loop goes on unless the trap exits).
-  static let idle = """
+  static let idle = idleSetup + "\n" + idleLoop
+
+  /// The FIFO `idleLoop` reads. Run it before printing the ready line: a signal that lands
+  /// in the instant between dash's check for pending traps and its `read` call waits until
+  /// the next line arrives (never), and the external commands here would widen that instant
+  /// to milliseconds right after `ready` — about 1 run in 750 once missed a SIGTERM so.
+  static let idleSetup = """
     rm -f "idle.$$"; mkfifo "idle.$$"; exec 3<>"idle.$$"; rm -f "idle.$$"
+    """
+
+  /// Blocks in `read` on the FIFO of `idleSetup`, running traps as signals come.
+  static let idleLoop = """
     while :; do read -r _ <&3; done
     """
 
@@ -35,9 +45,10 @@ enum HelperScripts {
     trap 'echo "got HUP"' HUP
     trap 'echo "got USR1"' USR1
     trap 'echo "got USR2"' USR2
-    echo "ready pid=$$"
+    \(idleSetup)
     touch "ready-$PS"
-    \(idle)
+    echo "ready pid=$$"
+    \(idleLoop)
 
     """
 
@@ -45,9 +56,10 @@ enum HelperScripts {
   static let ignoresTerm = """
     #!/bin/sh
     trap '' TERM
-    echo "ready pid=$$"
+    \(idleSetup)
     touch "ready-$PS"
-    \(idle)
+    echo "ready pid=$$"
+    \(idleLoop)
 
     """
 
@@ -70,8 +82,9 @@ enum HelperScripts {
     sleep 600 &
     echo "bg=$!"
     trap 'exit 0' TERM
+    \(idleSetup)
     echo ready
-    \(idle)
+    \(idleLoop)
 
     """
 
