@@ -36,7 +36,8 @@ public enum Forge {
     exit(status)
   }
 
-  static func run(_ arguments: [String]) throws -> Int32 {
+  static func run(_ given: [String]) throws -> Int32 {
+    let arguments = try commandFirst(given)
     guard let first = arguments.first else {
       writeRaw(2, Help.main)
       return ExitCode.usage
@@ -72,8 +73,26 @@ public enum Forge {
     case "export": return try ExportCommand.run(rest)
     case "completion": return try CompletionCommand.run(rest)
     default:
+      if first.hasPrefix("-") { throw UsageError("unknown option \(first)") }
       throw UsageError("unknown command '\(first)'")
     }
+  }
+
+  /// honcho accepts options before the command (`forge -f Procfile.dev start`): they are moved
+  /// after it, where each command parses them. Values of options that take one are skipped
+  /// while looking for the command.
+  static func commandFirst(_ arguments: [String]) throws -> [String] {
+    let valued = Set(StartCommand.specs.filter(\.takesValue).flatMap { spec in
+      ["--\(spec.long)"] + (spec.short.map { ["-\($0)"] } ?? [])
+    })
+    var i = 0
+    while i < arguments.count, arguments[i].hasPrefix("-"), arguments[i] != "-" {
+      let word = arguments[i]
+      if ["-h", "--help", "-v", "--version", "--"].contains(word) { return arguments }
+      i += valued.contains(word) ? 2 : 1
+    }
+    guard i > 0, i < arguments.count else { return arguments }
+    return [arguments[i]] + arguments[..<i] + arguments[(i + 1)...]
   }
 }
 
@@ -97,8 +116,10 @@ struct Invocation {
       parsed.options.add("formation", concurrency)
     }
     let cwd = Files.currentDirectory()
+    var accepted = Set(specs.map(\.long))
+    for spec in specs where spec.long.hasPrefix("no-") { accepted.insert(String(spec.long.dropFirst(3))) }
     let settings = try Settings.resolve(
-      options: parsed.options, environment: ProcessEnvironment.current(), workingDirectory: cwd)
+      options: parsed.options, environment: ProcessEnvironment.current(), workingDirectory: cwd, accepted: accepted)
     return Invocation(parsed: parsed, settings: settings, workingDirectory: cwd)
   }
 

@@ -1,52 +1,87 @@
 /// Which release a one-off process (`forge run`) or `forge env` uses: the running formation's,
-/// when a forge answers on the control socket, so admin processes see exactly the config the
-/// app runs with; otherwise the files, resolved as `forge start` would.
+/// when a forge answers on the control socket, so admin processes see exactly the config and
+/// Procfile the app runs with; otherwise the files, resolved as `forge start` would.
 struct ReleaseLookup {
   let environment: [(key: String, value: String)]
   let releaseID: String
   let basePort: Int
-  let project: Project?
-  /// The running forge's digest of its Procfile and env files (nil for files on disk).
-  var filesDigest: String? = nil
+  /// The release's Procfile entries (a type name given to `forge run` runs its command).
+  let processTypes: [ProcessType]
 
-  static func resolve(_ invocation: Invocation, procfileRequired: Bool = false) throws -> ReleaseLookup {
-    let onDisk: Project
-    do {
-      onDisk = try invocation.loadProject(procfileRequired: procfileRequired)
-    } catch let error as ConfigError {
-      // With a running forge the files may be broken now; its release is still usable.
-      guard !invocation.parsed.options.has("fresh"), let running = try? running(invocation) else { throw error }
-      return running
+  static func resolve(_ invocation: Invocation) throws -> ReleaseLookup {
+    if invocation.parsed.options.has("fresh") { return from(try invocation.loadProject(procfileRequired: false)) }
+    guard let running = Running.query(invocation) else {
+      return from(try invocation.loadProject(procfileRequired: false))
     }
-    if invocation.parsed.options.has("fresh") { return from(onDisk) }
-    guard var running = try? running(invocation) else { return from(onDisk) }
-    let changed = running.filesDigest.map { $0 != onDisk.filesDigest } ?? (running.releaseID != onDisk.releaseID)
-    if changed {
-      writeRaw(
-        2,
-        "forge: .env changed since the formation started (release \(running.releaseID) running, "
-          + "\(onDisk.releaseID) on disk); using the running release. Use --fresh to use the files.\n")
-    }
-    running = ReleaseLookup(
-      environment: running.environment, releaseID: running.releaseID, basePort: running.basePort, project: onDisk)
-    return running
+    running.warnIfFilesChanged(invocation)
+    // The release's variables win; the caller's own (TERM, HOME, one set for this command)
+    // are kept where the release has none, as a command run directly would see them.
+    var environment = running.environment
+    let known = Set(environment.map(\.key))
+    environment += invocation.settings.environment.filter { !known.contains($0.key) }
+    return ReleaseLookup(
+      environment: environment, releaseID: running.releaseID, basePort: running.basePort,
+      processTypes: running.processTypes)
   }
 
   private static func from(_ project: Project) -> ReleaseLookup {
     ReleaseLookup(
-      environment: project.environment, releaseID: project.releaseID, basePort: project.basePort, project: project)
+      environment: project.environment, releaseID: project.releaseID, basePort: project.basePort,
+      processTypes: project.procfile.entries)
   }
+}
 
-  /// The running forge's release; nil when none answers.
-  private static func running(_ invocation: Invocation) throws -> ReleaseLookup? {
-    guard let client = try? ControlClient.connect(invocation.settings.socketPath) else { return nil }
-    let reply = try? client.send(.env, timeoutMilliseconds: 5000)
-    guard let reply, reply["ok"] == .bool(true), let release = reply["release"]?.string,
-      case .object(let members)? = reply["env"]
+/// What a running forge says of its release (the `env` request).
+private struct Running {
+  let environment: [(key: String, value: String)]
+  let releaseID: String
+  let basePort: Int
+  let processTypes: [ProcessType]
+  let filesDigest: String?
+  let procfileDigest: String?
+  let envDigest: String?
+  let procfilePath: String?
+  let envPaths: [String]?
+
+  static func query(_ invocation: Invocation) -> Running? {
+    guard let client = try? ControlClient.connect(invocation.settings.socketPath),
+      let reply = try? client.send(.env, timeoutMilliseconds: 5000), reply["ok"] == .bool(true),
+      let release = reply["release"]?.string, case .object(let members)? = reply["env"]
     else { return nil }
     let environment = members.map { (key: $0.0, value: $0.1.string ?? "") }
-    let port = reply["port"]?.integer ?? environment.last { $0.key == "PORT" }.flatMap { Int($0.value) } ?? 5000
-    return ReleaseLookup(
-      environment: environment, releaseID: release, basePort: port, project: nil, filesDigest: reply["files"]?.string)
+    var types: [ProcessType] = []
+    if case .object(let entries)? = reply["processes"] {
+      types = entries.compactMap { name, command in command.string.map { ProcessType(name: name, command: $0) } }
+    }
+    var envPaths: [String]? = nil
+    if case .array(let paths)? = reply["env_paths"] { envPaths = paths.compactMap(\.string) }
+    return Running(
+      environment: environment, releaseID: release,
+      basePort: reply["port"]?.integer ?? environment.last { $0.key == "PORT" }.flatMap { Int($0.value) } ?? 5000,
+      processTypes: types, filesDigest: reply["files"]?.string, procfileDigest: reply["procfile_digest"]?.string,
+      envDigest: reply["env_digest"]?.string,
+      procfilePath: reply["procfile_path"]?.string, envPaths: envPaths)
+  }
+
+  /// Reads the files this release was made from (the caller's `-f`/`-e` if it named any) and
+  /// says once on stderr if they would now give another release.
+  func warnIfFilesChanged(_ invocation: Invocation) {
+    var settings = invocation.settings
+    let options = invocation.parsed.options
+    if let procfilePath, !options.has("procfile") { settings.procfilePath = procfilePath }
+    if let envPaths, !options.has("env") {
+      settings.envPaths = envPaths
+      settings.envPathsExplicit = true
+    }
+    let current = Invocation(parsed: invocation.parsed, settings: settings, workingDirectory: invocation.workingDirectory)
+    guard let filesDigest else { return }
+    let onDisk = try? current.loadProject(procfileRequired: false)
+    guard onDisk?.filesDigest != filesDigest else { return }
+    let onlyProcfile = onDisk.map { $0.envDigest == envDigest && $0.procfileDigest != procfileDigest } ?? false
+    writeRaw(
+      2,
+      "forge: \(onlyProcfile ? "Procfile" : ".env") changed since the formation started (release \(releaseID) "
+        + "running, \(onDisk?.releaseID ?? "unreadable") on disk); using the running release. "
+        + "Use --fresh to use the files.\n")
   }
 }

@@ -20,7 +20,7 @@ enum RunCommand {
     environment += ["PORT=\(port)", "PS=run.1", "DYNO=run.1", "FORGE_RELEASE=\(release.releaseID)"]
 
     let argv: [String]
-    if let entry = release.project?.procfile.entry(named: first) {
+    if let entry = release.processTypes.first(where: { $0.name == first }) {
       // A Procfile type (`release`, `migrate`): its command, extra arguments appended.
       let extra = words.dropFirst().map(ShellQuote.quote)
       argv = ["/bin/sh", "-c", ([entry.command] + extra).joined(separator: " ")]

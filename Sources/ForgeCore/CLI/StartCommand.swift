@@ -9,38 +9,9 @@ enum StartCommand {
 
   static func run(_ arguments: [String]) throws -> Int32 {
     guard let invocation = try Invocation.parse(arguments, command: "start", specs: specs) else { return 0 }
-    var project = try invocation.loadProject()
+    let (project, configured) = try configure(invocation)
+    var options = configured
     let settings = invocation.settings
-    let source = settings.formationSource
-
-    if !invocation.parsed.positionals.isEmpty {
-      project = try only(invocation.parsed.positionals, of: project, formationGiven: settings.formation != .default)
-    }
-    for type in settings.ttyTypes where project.procfile.index(of: type) == nil {
-      throw ConfigError(path: "--tty", line: 0, message: "unknown process type \"\(type)\"")
-    }
-    guard project.counts.contains(where: { $0 > 0 }) else {
-      throw ConfigError(path: source, line: 0, message: "the formation runs no process")
-    }
-    for (index, count) in project.counts.enumerated() where count > 0 {
-      let port = PortPlan.port(base: project.basePort, typeIndex: index, instance: count)
-      guard port <= PortPlan.highest else {
-        let name = project.procfile.entries[index].name
-        throw ConfigError(path: source, line: 0, message: "\(name).\(count) would get PORT \(port), above 65535")
-      }
-    }
-
-    var options = Supervisor.Options()
-    var environment: [String: String] = [:]
-    for (key, value) in settings.environment { environment[key] = value }
-    let stdoutIsTerminal = isatty(1) == 1
-    options.colour = Palette.enabled(
-      forced: settings.color, stdoutIsTerminal: stdoutIsTerminal, environment: environment)
-    options.timestamps = settings.timestamps ?? stdoutIsTerminal
-    options.restart = try restartPolicy(invocation.parsed.options, environment)
-    options.stopSignals = try stopSignals(invocation.parsed.options, environment)
-    options.isPID1 = getpid() == 1
-
     guard chdir(settings.root) == 0 else {
       throw Exit(ExitCode.failure, "forge: cannot enter \(settings.root): \(String(cString: strerror(cglibc_errno())))")
     }
@@ -66,6 +37,40 @@ enum StartCommand {
     // Exit with the supervisor still alive: `forge stop` clients learn that forge is gone when
     // their connection closes, which must be the process's exit, not the supervisor's end.
     withExtendedLifetime(supervisor) { exit(status) }
+  }
+
+  /// Everything `start` reads and checks before it changes anything: the project, the named
+  /// types, ports, and the supervisor's options. `forge check` runs the same.
+  static func configure(_ invocation: Invocation) throws -> (Project, Supervisor.Options) {
+    var project = try invocation.loadProject()
+    let settings = invocation.settings
+    let source = settings.formationSource
+    if !invocation.parsed.positionals.isEmpty {
+      project = try only(invocation.parsed.positionals, of: project, formationGiven: settings.formation != .default)
+    }
+    for type in settings.ttyTypes where project.procfile.index(of: type) == nil {
+      throw ConfigError(path: "--tty", line: 0, message: "unknown process type \"\(type)\"")
+    }
+    guard project.counts.contains(where: { $0 > 0 }) else {
+      throw ConfigError(path: source, line: 0, message: "the formation runs no process")
+    }
+    for (index, count) in project.counts.enumerated() where count > 0 {
+      let port = PortPlan.port(base: project.basePort, typeIndex: index, instance: count)
+      guard port <= PortPlan.highest else {
+        let name = project.procfile.entries[index].name
+        throw ConfigError(path: source, line: 0, message: "\(name).\(count) would get PORT \(port), above 65535")
+      }
+    }
+    var environment: [String: String] = [:]
+    for (key, value) in settings.environment { environment[key] = value }
+    var options = Supervisor.Options()
+    let stdoutIsTerminal = isatty(1) == 1
+    options.colour = Palette.enabled(forced: settings.color, stdoutIsTerminal: stdoutIsTerminal, environment: environment)
+    options.timestamps = settings.timestamps ?? stdoutIsTerminal
+    options.restart = try restartPolicy(invocation.parsed.options, environment)
+    options.stopSignals = try stopSignals(invocation.parsed.options, environment)
+    options.isPID1 = getpid() == 1
+    return (project, options)
   }
 
   /// `forge start web worker`: only the named types run; without -m each runs once.

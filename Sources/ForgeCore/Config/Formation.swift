@@ -34,6 +34,7 @@ struct Formation: Equatable, Sendable {
           message: "invalid count \"\(countText)\" for \(name): expected a whole number from 0 to \(maximumCount)")
       }
       if name == "all" {
+        guard formation.all == nil else { throw ConfigError(path: source, line: 0, message: "all is given twice") }
         formation.all = count
       } else if formation.counts.contains(where: { $0.name == name }) {
         throw ConfigError(path: source, line: 0, message: "\(name) is given twice")

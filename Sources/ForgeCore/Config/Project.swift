@@ -17,6 +17,9 @@ struct Project {
   /// A hash of the Procfile and the env files alone: what tells `forge run` whether the files
   /// changed since the formation started (the caller's own environment may differ anyway).
   var filesDigest: String { Self.release(procfileText: procfileText, environment: fileEnvironment) }
+  /// Hashes of the Procfile alone and of the env files alone, to tell which changed.
+  var procfileDigest: String { Self.release(procfileText: procfileText, environment: []) }
+  var envDigest: String { Self.release(procfileText: [], environment: fileEnvironment) }
 
   /// Reads the files through `read` (a closure so Config does no I/O of its own).
   /// With `procfileOptional`, a missing Procfile gives no process types (for `run` and `env`).

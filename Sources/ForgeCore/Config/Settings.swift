@@ -47,6 +47,12 @@ struct Settings {
   var socketPath: String
   var options: OptionValues
   var environment: [(key: String, value: String)]
+  /// The directory relative paths were given from.
+  var workingDirectory: String = "/"
+
+  /// The Procfile's and env files' absolute paths.
+  var absoluteProcfilePath: String { Path.absolute(procfilePath, from: workingDirectory) }
+  var absoluteEnvPaths: [String] { envPaths.map { Path.absolute($0, from: workingDirectory) } }
 
   /// The value of an option from its flag, else its FORGE_ variable.
   static func lookup(
@@ -76,11 +82,18 @@ struct Settings {
     }
   }
 
+  /// `accepted` names the long options of the command: `FORGE_*` variables of other commands'
+  /// options are not its business and are not read (a bad `FORGE_TIMEOUT` does not stop `forge
+  /// run`).
   static func resolve(
-    options: OptionValues, environment pairs: [(key: String, value: String)], workingDirectory: String
+    options: OptionValues, environment pairs: [(key: String, value: String)], workingDirectory: String,
+    accepted: Set<String>? = nil
   ) throws(ConfigError) -> Settings {
+    let variables = accepted.map { Set($0.map(environmentName)) }
     var environment: [String: String] = [:]
-    for (key, value) in pairs { environment[key] = value }
+    for (key, value) in pairs where !key.hasPrefix("FORGE_") || (variables?.contains(key) ?? true) {
+      environment[key] = value
+    }
     let get = { (name: String) in lookup(name, options, environment) }
 
     let procfileGiven = get("procfile")
@@ -147,6 +160,6 @@ struct Settings {
       timestamps: try flag("timestamp", options, environment),
       logFormat: logFormat, ttyTypes: tty,
       socketPath: Path.absolute(socket, from: workingDirectory),
-      options: options, environment: pairs)
+      options: options, environment: pairs, workingDirectory: workingDirectory)
   }
 }

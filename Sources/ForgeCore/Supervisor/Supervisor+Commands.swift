@@ -8,6 +8,11 @@ extension Supervisor {
       return ControlReply.success([
         ("release", .string(project.releaseID)),
         ("files", .string(project.filesDigest)),
+        ("procfile_digest", .string(project.procfileDigest)),
+        ("env_digest", .string(project.envDigest)),
+        ("procfile_path", .string(project.settings.absoluteProcfilePath)),
+        ("env_paths", .array(project.settings.absoluteEnvPaths.map(JSONValue.string))),
+        ("processes", .object(project.procfile.entries.map { ($0.name, .string($0.command)) })),
         ("port", .number(Double(project.basePort))),
         ("env", .object(project.environment.map { ($0.key, .string($0.value)) })),
       ])

@@ -8,9 +8,9 @@ struct SpawnRequest {
   var environment: [String]
   /// Descriptor that becomes the child's stdout and stderr.
   var output: Int32
-  /// When set, the child opens this terminal as stdin, stdout and stderr. Opened after
-  /// setsid (glibc's posix_spawn applies SETSID before file actions), it becomes the
-  /// controlling terminal of the child's new session.
+  /// When set, the child opens this terminal as stdout and stderr (stdin stays /dev/null).
+  /// Opened after setsid (glibc's posix_spawn applies SETSID before file actions), it becomes
+  /// the controlling terminal of the child's new session.
   var terminalPath: String? = nil
 }
 
@@ -42,18 +42,16 @@ func spawn(_ request: SpawnRequest) throws(SystemError) -> pid_t {
   let flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | cglibc_spawn_setsid()
   try checkReturnedError("posix_spawnattr_setflags", posix_spawnattr_setflags(&attributes, flags))
 
+  try checkReturnedError(
+    "posix_spawn_file_actions_addopen",
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0))
   if let terminal = request.terminalPath {
     try checkReturnedError(
       "posix_spawn_file_actions_addopen",
-      posix_spawn_file_actions_addopen(&actions, 0, terminal, O_RDWR, 0))
+      posix_spawn_file_actions_addopen(&actions, 1, terminal, O_RDWR, 0))
     try checkReturnedError(
-      "posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, 0, 1))
-    try checkReturnedError(
-      "posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, 0, 2))
+      "posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, 1, 2))
   } else {
-    try checkReturnedError(
-      "posix_spawn_file_actions_addopen",
-      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0))
     try checkReturnedError(
       "posix_spawn_file_actions_adddup2",
       posix_spawn_file_actions_adddup2(&actions, request.output, 1))
