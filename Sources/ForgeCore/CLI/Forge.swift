@@ -82,9 +82,10 @@ public enum Forge {
   /// after it, where each command parses them. Values of options that take one are skipped
   /// while looking for the command.
   static func commandFirst(_ arguments: [String]) throws -> [String] {
-    let valued = Set(StartCommand.specs.filter(\.takesValue).flatMap { spec in
-      ["--\(spec.long)"] + (spec.short.map { ["-\($0)"] } ?? [])
-    })
+    let valued = Set(
+      StartCommand.specs.filter(\.takesValue).flatMap { spec in
+        ["--\(spec.long)"] + (spec.short.map { ["-\($0)"] } ?? [])
+      })
     var i = 0
     while i < arguments.count, arguments[i].hasPrefix("-"), arguments[i] != "-" {
       let word = arguments[i]

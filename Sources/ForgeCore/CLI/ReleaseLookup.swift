@@ -73,7 +73,8 @@ private struct Running {
       settings.envPaths = envPaths
       settings.envPathsExplicit = true
     }
-    let current = Invocation(parsed: invocation.parsed, settings: settings, workingDirectory: invocation.workingDirectory)
+    let current = Invocation(
+      parsed: invocation.parsed, settings: settings, workingDirectory: invocation.workingDirectory)
     guard let filesDigest else { return }
     let onDisk = try? current.loadProject(procfileRequired: false)
     guard onDisk?.filesDigest != filesDigest else { return }

@@ -65,7 +65,8 @@ enum StartCommand {
     for (key, value) in settings.environment { environment[key] = value }
     var options = Supervisor.Options()
     let stdoutIsTerminal = isatty(1) == 1
-    options.colour = Palette.enabled(forced: settings.color, stdoutIsTerminal: stdoutIsTerminal, environment: environment)
+    options.colour = Palette.enabled(
+      forced: settings.color, stdoutIsTerminal: stdoutIsTerminal, environment: environment)
     options.timestamps = settings.timestamps ?? stdoutIsTerminal
     options.restart = try restartPolicy(invocation.parsed.options, environment)
     options.stopSignals = try stopSignals(invocation.parsed.options, environment)
