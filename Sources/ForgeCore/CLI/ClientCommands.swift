@@ -9,7 +9,13 @@ enum ClientCommands {
     let request: ControlRequest
     switch command {
     case "scale":
-      let (counts, deltas) = try ScaleArguments.parse(positionals)
+      let parsed: (counts: [(String, Int)], deltas: [(String, Int)])
+      do {
+        parsed = try ScaleArguments.parse(positionals)
+      } catch {
+        throw Exit(ExitCode.failure, "forge: \(error.message)")  // the issue: an error exits 1
+      }
+      let (counts, deltas) = parsed
       request = .scale(counts: counts, deltas: deltas)
     case "ps":
       try expectNoArguments(positionals, command)
@@ -40,12 +46,14 @@ enum ClientCommands {
     case .ps:
       writeRaw(1, json ? (reply["processes"] ?? .null).render() + "\n" : ProcessTable.render(reply["processes"]))
     case .restart:
-      if case .array(let names)? = reply["restarting"] {
+      if json {
+        writeRaw(1, (reply["restarting"] ?? .array([])).render() + "\n")
+      } else if case .array(let names)? = reply["restarting"] {
         writeRaw(1, "restarting " + names.compactMap(\.string).joined(separator: ", ") + "\n")
       }
     case .stop:
       client.waitForExit()
-      writeRaw(1, "stopped\n")
+      writeRaw(1, json ? "{\"stopped\":true}\n" : "stopped\n")
     case .env:
       break
     }

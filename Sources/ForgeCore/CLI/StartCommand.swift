@@ -71,6 +71,12 @@ enum StartCommand {
     options.restart = try restartPolicy(invocation.parsed.options, environment)
     options.stopSignals = try stopSignals(invocation.parsed.options, environment)
     options.isPID1 = getpid() == 1
+    let overridden =
+      options.restart.perType.keys.map { ("--restart", $0) }
+      + options.stopSignals.perType.keys.map { ("--stop-signal", $0) }
+    for (flag, type) in overridden.sorted(by: { $0.1 < $1.1 }) where project.procfile.index(of: type) == nil {
+      throw ConfigError(path: flag, line: 0, message: "unknown process type \"\(type)\"")
+    }
     return (project, options)
   }
 

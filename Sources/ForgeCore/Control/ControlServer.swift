@@ -15,6 +15,10 @@ final class ControlServer {
   /// Binds the socket. A socket file that nobody answers on was left by a forge that was
   /// killed: it is replaced. One that answers belongs to a running forge: that is an error.
   static func open(_ path: String) throws(OpenError) -> ControlServer {
+    // Check, replace and bind as one step: without the lock two forges starting together
+    // could both find the same stale socket, and the second would unlink the first's.
+    let lock = DirectoryLock(Path.directory(of: path))
+    defer { lock.release() }
     if UnixSocket.isSocket(path) {
       if answers(path) { throw .inUse(path) }
       UnixSocket.remove(path)

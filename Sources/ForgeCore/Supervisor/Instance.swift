@@ -45,7 +45,7 @@ final class Instance {
   var killed = false
   var restarts = 0
   var nextStartAt: UInt64?
-  /// Times of recent failures, for the give-up window.
+  /// Times of recent exits that led to a restart, for the give-up window.
   var failureTimes: [UInt64] = []
   var backoffSeconds: Double = 0
 

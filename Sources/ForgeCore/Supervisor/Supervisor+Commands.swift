@@ -18,7 +18,7 @@ extension Supervisor {
       ])
     case .stop:
       client.waitsForExit = true
-      requestStop(because: "stop request")
+      requestStop(because: "stop request", escalates: false)
       return ControlReply.success([("stopping", .bool(true))])
     case .restart(let target):
       let names = try restart(target)
@@ -137,6 +137,7 @@ extension Supervisor {
       restartQueue = project.procfile.names.filter { !activeInstances(of: $0).isEmpty }
       rollingRestartActive = false
       let names = instances.filter { $0.afterExit != .retire }.map(\.name)
+      guard !names.isEmpty else { throw ControlError("nothing to restart: the formation has no instances") }
       advanceRestartQueue()
       return names
     }
@@ -148,6 +149,7 @@ extension Supervisor {
     } else {
       throw ControlError("no process type or instance named \"\(target)\"")
     }
+    guard !chosen.isEmpty else { throw ControlError("\(target) has no instances (scaled to 0)") }
     for instance in chosen { restartInstance(instance) }
     return chosen.map(\.name)
   }

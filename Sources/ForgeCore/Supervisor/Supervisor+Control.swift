@@ -58,7 +58,11 @@ extension Supervisor {
       count = 0
     }
     if count == 0 {
-      dropClient(client)
+      // End of the request without a newline (`printf '{...}' | nc -U`): answer what came.
+      epoll.remove(client.fd.raw)
+      let line = client.request
+      client.request.removeAll()
+      queueReply(client, line.isEmpty ? ControlReply.failure("empty request") : respond(to: line, client: client))
       return
     }
     client.request.append(contentsOf: chunk[0..<count])

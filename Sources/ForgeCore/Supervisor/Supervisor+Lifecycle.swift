@@ -170,6 +170,8 @@ extension Supervisor {
       endFormation(status: status.shellStatus)
       return
     }
+    // The give-up window counts each instance's exits: one crash-looping instance fails its
+    // type, while a type of many instances that each fail once (a burst of EMFILE) does not.
     let now = Clock.now()
     instance.failureTimes.append(now)
     instance.failureTimes.removeAll { now &- $0 > UInt64(policy.windowSeconds * 1_000_000_000) }
@@ -182,7 +184,6 @@ extension Supervisor {
     }
     let uptime = Double(now &- instance.startedAt) / 1_000_000_000
     instance.backoffSeconds = RestartPolicy.nextBackoff(current: instance.backoffSeconds, uptimeSeconds: uptime)
-    instance.restarts += 1
     instance.state = .starting
     instance.nextStartAt = now + Clock.nanoseconds(seconds: instance.backoffSeconds)
     announce("restarting in \(formatSeconds(instance.backoffSeconds)) s", for: instance)
@@ -240,7 +241,7 @@ extension Supervisor {
   func beginShutdown() {
     guard phase == .running else { return }
     phase = .stopping(deadline: Clock.now() + timeoutNanoseconds)
-    announce("sending SIGTERM to all processes")
+    announce("sending \(stopSignalNames()) to all processes")
     for instance in instances {
       instance.nextStartAt = nil
       if instance.state == .starting { instance.state = .exited }
@@ -253,6 +254,16 @@ extension Supervisor {
       signalProcessGroup(group.pgid, SIGTERM)
       signalProcessGroup(group.pgid, SIGCONT)
     }
+  }
+
+  /// "SIGTERM", or each type's signal where they differ ("SIGINT to web, SIGTERM to worker").
+  private func stopSignalNames() -> String {
+    let types = project.procfile.names
+    let signals = types.map { options.stopSignals.signal(for: $0) }
+    guard let first = signals.first, signals.contains(where: { $0 != first }) else {
+      return Signal.name(signals.first ?? options.stopSignals.defaultSignal)
+    }
+    return "stop signals (" + zip(types, signals).map { "\(Signal.name($1)) to \($0)" }.joined(separator: ", ") + ")"
   }
 
   /// The grace period is over (or a second stop was asked for): SIGKILL every group left.

@@ -113,6 +113,8 @@ final class Supervisor {
       announce("running as PID 1: reaping every orphan, stop signals sweep the container")
     } else if let other = options.otherInit {
       announce("not PID 1 (\(other) is): reaping orphans of forge's processes as child subreaper")
+    } else {
+      announce("not PID 1: reaping orphans of forge's processes as child subreaper")
     }
     for instance in instances where instance.state == .starting { start(instance) }
     flushOutput()
@@ -170,14 +172,18 @@ final class Supervisor {
 
   /// A stop asked for by a signal or by `forge stop`. A second request during the grace
   /// period kills at once.
-  func requestStop(because reason: String) {
+  func requestStop(because reason: String, escalates: Bool = true) {
     switch phase {
     case .running:
       announce("\(reason) received, stopping")
       beginShutdown()
+    case .stopping where !escalates:
+      break  // another `forge stop`: the stop under way goes on gracefully
     case .stopping:
       announce("\(reason) received again, killing")
       killEverything()
+    case .draining where !escalates:
+      break
     case .draining:
       // Everything has stopped; only output is still being written. A first request lets it
       // finish, a second one leaves it.
@@ -277,6 +283,7 @@ final class Supervisor {
       }
       if let at = instance.nextStartAt, at <= now, phase == .running {
         instance.nextStartAt = nil
+        instance.restarts += 1  // counted when it happens, as `docker ps` does
         start(instance)
       }
     }

@@ -49,6 +49,9 @@ enum Signal {
   static func blockHandled() {
     var mask = set(handled)
     _ = pthread_sigmask(SIG_BLOCK, &mask, nil)
+    // Dispositions inherited from whoever started forge: an ignored signal is discarded when
+    // sent, so it would never reach the signalfd (an ignored SIGCHLD would lose every exit).
+    for signal in handled { _ = Glibc.signal(signal, SIG_DFL) }
     // A write to a closed stdout must return EPIPE instead of killing forge.
     _ = Glibc.signal(SIGPIPE, SIG_IGN)
   }

@@ -110,3 +110,20 @@ enum UnixSocket {
     _ = unlink(path)
   }
 }
+
+/// An exclusive flock(2) on a directory, held briefly (best effort: without it the check
+/// still works, only the race between two simultaneous starts is open again).
+struct DirectoryLock {
+  private let fd: Int32
+
+  init(_ directory: String) {
+    fd = cglibc_open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+    if fd >= 0 {
+      while flock(fd, LOCK_EX) != 0 && cglibc_errno() == EINTR {}
+    }
+  }
+
+  func release() {
+    if fd >= 0 { _ = Glibc.close(fd) }  // closing drops the lock
+  }
+}
