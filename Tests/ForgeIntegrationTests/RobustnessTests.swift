@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// Faults found in review, each once able to crash, hang or spin forge.
-final class RobustnessTests: ForgeTestCase {
+final class RobustnessTests: ForgeControlTestCase {
   /// A scaled-away instance whose pipe is still held by a process that left its group with
   /// setsid: the pipe's late output is printed under the old name, and forge does not trap.
   func testOutputOfAScaledAwayInstanceAfterItIsGone() throws {
@@ -97,6 +97,60 @@ final class RobustnessTests: ForgeTestCase {
     let cpu = try cpuTicks(forge.pid) - cpuBefore
     XCTAssertLessThan(cpu, 50, "forge spun: \(cpu) ticks of CPU in 2.5 s")
     XCTAssertEqual(forge.lines(of: "forge").filter { $0.contains("control socket:") }.count, 1, forge.transcript())
+    forge.send(SIGTERM)
+    XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
+  }
+
+  /// forge started with SIGCHLD ignored (a careless parent): it resets the disposition, so
+  /// exits are still seen and the formation ends with the exiting process's status.
+  func testInheritedIgnoredSIGCHLDIsReset() throws {
+    let project = try makeProject(["Procfile": "web: sleep 0.2; exit 3\nother: exec sleep 100\n"])
+    let python = try XCTUnwrap(ForgeHarness.which("python3"))
+    let ignoring =
+      "import signal, os, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+    let forge = try launchProgram(
+      python, ["-c", ignoring, try ForgeHarness.forgeBinary(), "start", "-t", "1"], in: project)
+    XCTAssertEqual(try forge.waitForExit(timeout: 10), 3, forge.transcript())
+    XCTAssertTrue(forge.lines(of: "web.1").contains("exited with code 3"), forge.transcript())
+  }
+
+  /// A second `forge stop` while the first is under way does not escalate to SIGKILL: only a
+  /// second signal does.
+  func testRepeatedStopRequestStaysGraceful() throws {
+    let project = try makeProject([
+      "Procfile": "web: exec ./slow.sh\n",
+      "slow.sh": """
+      #!/bin/sh
+      trap 'sleep 0.5; echo clean; exit 0' TERM
+      \(HelperScripts.idleSetup)
+      echo ready
+      \(HelperScripts.idleLoop)
+
+      """,
+    ])
+    let forge = try launch(["start", "-t", "10"], in: project)
+    try forge.waitForLine(containing: "ready", from: "web.1")
+    let first = try launch(["stop"], in: project)
+    try forge.waitForLine(containing: "stop request received")
+    let second = try runForge(["stop"], in: project)
+    XCTAssertEqual(second.status, 0, second.stderr)
+    XCTAssertEqual(try first.waitForExit(), 0)
+    XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
+    XCTAssertTrue(forge.lines(of: "web.1").contains("clean"), forge.transcript())
+  }
+
+  /// A request ended by end of file rather than a newline still gets its reply.
+  func testRequestWithoutNewlineIsAnswered() throws {
+    let project = try makeProject(["Procfile": "web: echo ready; exec sleep 100\n"])
+    let forge = try launch(["start", "--socket", "ctl.sock"], in: project)
+    try forge.waitForLine(containing: "ready", from: "web.1")
+    let fd = try RawSocket.connect(project.path("ctl.sock"))
+    defer { close(fd) }
+    let request = Array(#"{"command":"ps"}"#.utf8)
+    XCTAssertEqual(request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }, request.count)
+    shutdown(fd, Int32(SHUT_WR))
+    let reply = String(decoding: RawSocket.readToEnd(fd) ?? [], as: UTF8.self)
+    XCTAssertTrue(reply.hasPrefix(#"{"ok":true,"processes":["#), reply)
     forge.send(SIGTERM)
     XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
   }
