@@ -2,9 +2,14 @@
 SWIFT ?= swift
 PREFIX ?= /usr/local
 BUILD_FLAGS ?=
-RELEASE_FLAGS = -c release --static-swift-stdlib
+# The release binary links the Swift runtime statically; so that `ldd` shows only the C
+# library family, linker scripts named libstdc++.so and libgcc_s.so in STATIC_LIBS point the
+# driver's own -lstdc++ / -lgcc_s at the static archives (ld searches -L paths first for every
+# -l). Where gcc's archives are missing, the scripts are not written and linking is as usual.
+STATIC_LIBS = $(CURDIR)/.build-static-libs
+RELEASE_FLAGS = -c release --static-swift-stdlib -Xlinker -L$(STATIC_LIBS)
 
-.PHONY: build run test test-asan test-tsan bench fuzz soak lint format install release clean
+.PHONY: static-libs build run test test-asan test-tsan bench fuzz soak lint format install release clean
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)
@@ -31,11 +36,11 @@ fuzz:
 
 # A formation that crash-loops, floods output and is scaled up and down for SOAK_SECONDS (default
 # 60); fails if forge's descriptors or memory grow, zombies pile up or a line is lost.
-soak:
+soak: static-libs
 	$(SWIFT) build $(RELEASE_FLAGS)
 	python3 bench/soak.py --forge "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge"
 
-bench:
+bench: static-libs
 	$(SWIFT) build $(RELEASE_FLAGS)
 	python3 bench/bench.py --forge "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge"
 
@@ -45,7 +50,14 @@ lint:
 format:
 	$(SWIFT) format format --in-place --recursive --configuration .swift-format Package.swift Sources Tests Fuzz
 
-release:
+static-libs:
+	@mkdir -p "$(STATIC_LIBS)"
+	@cxx=$$(gcc -print-file-name=libstdc++.a 2>/dev/null); \
+	eh=$$(gcc -print-file-name=libgcc_eh.a 2>/dev/null); gcc_a=$$(gcc -print-file-name=libgcc.a 2>/dev/null); \
+	if [ -f "$$cxx" ]; then echo "INPUT($$cxx)" > "$(STATIC_LIBS)/libstdc++.so"; fi; \
+	if [ -f "$$eh" ] && [ -f "$$gcc_a" ]; then echo "INPUT($$eh $$gcc_a)" > "$(STATIC_LIBS)/libgcc_s.so"; fi
+
+release: static-libs
 	$(SWIFT) build $(RELEASE_FLAGS)
 	@ls -l "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge"
 
@@ -56,4 +68,4 @@ install: release
 	install -m 0644 docs/forge.1 "$(DESTDIR)$(PREFIX)/share/man/man1/forge.1"
 
 clean:
-	rm -rf .build .build-asan .build-tsan fuzz-out
+	rm -rf .build .build-asan .build-tsan .build-static-libs fuzz-out
