@@ -23,7 +23,7 @@ enum ComposeExport {
         text += "    environment:\n      FORGE_TIMEOUT: \(scalar(ExportText.seconds(plan.timeoutSeconds)))\n"
       }
       if let user = plan.user { text += "    user: \(scalar(user))\n" }
-      text += "    restart: \(scalar(type.isRelease ? "no" : restart(type.restart)))\n"
+      text += "    restart: \(scalar(type.isRelease ? "no" : ExportText.restart(type.restart)))\n"
       text += "    stop_grace_period: \(ExportText.seconds(plan.timeoutSeconds))s\n"
       if !type.isRelease { text += "    deploy:\n      replicas: \(type.count)\n" }
       if type.exposed && !type.isRelease {
@@ -31,14 +31,6 @@ enum ComposeExport {
       }
     }
     return text
-  }
-
-  static func restart(_ mode: RestartPolicy.Mode) -> String {
-    switch mode {
-    case .never: return "no"
-    case .onFailure: return "on-failure"
-    case .always: return "always"
-    }
   }
 
   /// A double-quoted YAML scalar with `$` doubled: Compose interpolates `$VAR` in its file.

@@ -48,7 +48,7 @@ enum SystemdExport {
       // SIGTERM to the main process only, then SIGKILL to the whole cgroup: forge's own stop.
       "KillMode=mixed",
       "TimeoutStopSec=\(ExportText.seconds(max(plan.timeoutSeconds, 0.001)))",
-      "Restart=\(restart(type.restart))",
+      "Restart=\(ExportText.restart(type.restart))",
     ]
     // forge's first backoff; systemd's own default (100 ms) would spin on a crashing process.
     if type.restart != .never { lines.append("RestartSec=1") }
@@ -58,14 +58,6 @@ enum SystemdExport {
       "SyslogIdentifier=\(plan.app)-\(instance)",
     ]
     return lines.joined(separator: "\n") + "\n"
-  }
-
-  static func restart(_ mode: RestartPolicy.Mode) -> String {
-    switch mode {
-    case .never: return "no"
-    case .onFailure: return "on-failure"
-    case .always: return "always"
-    }
   }
 
   /// `%` starts a specifier in almost every unit setting.
