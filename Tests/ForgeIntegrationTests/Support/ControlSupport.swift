@@ -313,27 +313,7 @@ func runOnTerminal(
   posix_spawn_file_actions_adddup2(&actions, 0, 1)
   posix_spawn_file_actions_adddup2(&actions, 0, 2)
   posix_spawn_file_actions_addchdir_np(&actions, directory)
-  var attributes = posix_spawnattr_t()
-  posix_spawnattr_init(&attributes)
-  defer { posix_spawnattr_destroy(&attributes) }
-  var empty = sigset_t()
-  sigemptyset(&empty)
-  var all = sigset_t()
-  sigfillset(&all)
-  posix_spawnattr_setsigmask(&attributes, &empty)
-  posix_spawnattr_setsigdefault(&attributes, &all)
-  posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID))
-
-  let argv = [binary] + arguments
-  let envp = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-  var cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-  var cEnvp: [UnsafeMutablePointer<CChar>?] = envp.map { strdup($0) } + [nil]
-  defer {
-    for p in cArgv { free(p) }
-    for p in cEnvp { free(p) }
-  }
-  var child: pid_t = 0
-  let result = posix_spawn(&child, binary, &actions, &attributes, &cArgv, &cEnvp)
+  let (child, result) = spawnCleanly(binary, arguments, environment, &actions, flags: Int32(POSIX_SPAWN_SETSID))
   guard result == 0 else { throw HarnessError("posix_spawn \(binary): \(String(cString: strerror(result)))") }
 
   var output: [UInt8] = []
@@ -363,7 +343,8 @@ func runOnTerminal(
     if Date() > deadline {
       kill(child, SIGKILL)
       _ = waitpid(child, &status, 0)
-      throw HarnessError("\(argv.joined(separator: " ")) on a terminal did not finish within \(timeout) s")
+      throw HarnessError(
+        "\(([binary] + arguments).joined(separator: " ")) on a terminal did not finish within \(timeout) s")
     }
   }
   let text = String(decoding: output, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")

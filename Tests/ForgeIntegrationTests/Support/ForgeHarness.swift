@@ -560,28 +560,8 @@ final class ForgeProcess: @unchecked Sendable {
     // Nothing of the test process (XCTest's sockets, SwiftPM's pipes) leaks into forge.
     posix_spawn_file_actions_addclosefrom_np(&actions, 3)
 
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setpgroup(&attributes, 0)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-    let argv = [binary] + arguments
-    let envp = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-    var cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-    var cEnvp: [UnsafeMutablePointer<CChar>?] = envp.map { strdup($0) } + [nil]
-    defer {
-      for p in cArgv { free(p) }
-      for p in cEnvp { free(p) }
-    }
-    var child: pid_t = 0
-    let result = posix_spawn(&child, binary, &actions, &attributes, &cArgv, &cEnvp)
+    let (child, result) = spawnCleanly(
+      binary, arguments, environment, &actions, flags: POSIX_SPAWN_SETPGROUP)
     close(outFDs[1])
     close(errFDs[1])
     guard result == 0 else {
@@ -861,4 +841,36 @@ class ForgeTestCase: XCTestCase {
     projects.removeAll()
     super.tearDown()
   }
+}
+
+/// posix_spawn with the signal state forge gives its own children (empty mask, default
+/// dispositions); `flags` adds POSIX_SPAWN_SETPGROUP (own group) or POSIX_SPAWN_SETSID.
+/// Returns the pid and posix_spawn's error number (0 on success).
+func spawnCleanly(
+  _ binary: String, _ arguments: [String], _ environment: [String: String],
+  _ actions: inout posix_spawn_file_actions_t, flags: Int32
+) -> (pid: pid_t, error: Int32) {
+  var attributes = posix_spawnattr_t()
+  posix_spawnattr_init(&attributes)
+  defer { posix_spawnattr_destroy(&attributes) }
+  var empty = sigset_t()
+  sigemptyset(&empty)
+  var all = sigset_t()
+  sigfillset(&all)
+  posix_spawnattr_setsigmask(&attributes, &empty)
+  posix_spawnattr_setsigdefault(&attributes, &all)
+  posix_spawnattr_setpgroup(&attributes, 0)
+  posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | flags))
+
+  let argv = [binary] + arguments
+  let envp = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+  var cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+  var cEnvp: [UnsafeMutablePointer<CChar>?] = envp.map { strdup($0) } + [nil]
+  defer {
+    for p in cArgv { free(p) }
+    for p in cEnvp { free(p) }
+  }
+  var child: pid_t = 0
+  let result = posix_spawn(&child, binary, &actions, &attributes, &cArgv, &cEnvp)
+  return (child, result)
 }
