@@ -264,19 +264,23 @@ final class ContainerTests: ForgeControlTestCase {
     XCTAssertEqual(forge.process.markedProcesses(), [])
   }
 
-  /// Under another init forge signals only its own process groups (never kill(-1)): the escapee
-  /// outlives it, as docs/containers.md says.
-  func testProcessThatEscapedWithSetsidIsLeftAloneAsSubreaper() throws {
+  /// Under another init forge never uses kill(-1), but as child subreaper it adopts the escapee
+  /// once its parent is gone: at the end of the stop that child is named and stopped too.
+  func testProcessThatEscapedWithSetsidIsStoppedAsSubreaper() throws {
     let project = try makeProject(escaping)
     let forge = try startFormation(["-t", "5"], in: project, mode: .subreaper)
     try forge.process.waitForLine(containing: "ready pid=", from: "web.1")
     let escapee = try forge.process.waitForLine(containing: "escapee pid=", from: "web.1")
     let escapeePid = pid_t(try value("pid", in: escapee))
+    defer { kill(escapeePid, SIGKILL) }
     forge.send(SIGTERM)
     XCTAssertEqual(try forge.process.waitForExit(), 0, forge.process.transcript())
-    XCTAssertTrue(ProcFS.isAlive(escapeePid), "forge signalled a process outside its groups")
-    XCTAssertNil(project.read("escapee-got-term"))
-    kill(escapeePid, SIGKILL)
+    XCTAssertFalse(ProcFS.isAlive(escapeePid), "the adopted escapee outlived forge")
+    XCTAssertEqual(project.read("escapee-got-term"), "term\n", forge.process.transcript())
+    XCTAssertTrue(
+      forge.process.lines(of: "forge").contains {
+        $0.hasPrefix("sending SIGTERM to processes left outside the formation: \(escapeePid) (")
+      }, forge.process.transcript())
   }
 
   // MARK: - Exit status

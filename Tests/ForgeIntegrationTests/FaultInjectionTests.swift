@@ -219,8 +219,8 @@ final class FaultInjectionTests: ForgeControlTestCase {
     return (forge, grandchild)
   }
 
-  /// The same with a grandchild that left the formation's process groups (setsid): forge cannot
-  /// signal it (not PID 1), and must neither wait for it nor for its end of the pipe.
+  /// The same with a grandchild that left the formation's process groups (setsid): forge does
+  /// not wait for its end of the pipe, and stops it as an adopted orphan at the end.
   func testShutdownDoesNotHangOnAPipeHeldByAnEscapedGrandchild() throws {
     let script = """
       #!/bin/sh
@@ -239,7 +239,10 @@ final class FaultInjectionTests: ForgeControlTestCase {
     try forge.waitForLine(containing: "exited with code 3", from: "web.1", timeout: 0.9)
     XCTAssertEqual(try forge.waitForExit(timeout: 5), 3, forge.transcript())
     XCTAssertLessThan(forge.runningTime ?? 99, 3, forge.transcript())
-    XCTAssertTrue(ProcFS.isAlive(grandchild), "left alone: forge is not PID 1")
+    XCTAssertFalse(ProcFS.isAlive(grandchild), "adopted by forge, so stopped at the end\n\(forge.transcript())")
+    XCTAssertTrue(
+      forge.lines(of: "forge").contains { $0.contains("left outside the formation: \(grandchild) (sleep)") },
+      forge.transcript())
     XCTAssertTrue(
       forge.lines(of: "web.1").contains("half a line without newline"),
       "the partial line already written is not lost\n\(forge.transcript())")

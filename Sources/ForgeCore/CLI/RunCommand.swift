@@ -15,9 +15,8 @@ enum RunCommand {
     guard let first = words.first else { throw UsageError("run needs a command", command: "run") }
     let release = try ReleaseLookup.resolve(invocation)
     let port = invocation.settings.portOverride ?? release.basePort
-    var environment = release.environment.filter { !["PORT", "PS", "DYNO", "FORGE_RELEASE"].contains($0.key) }
-      .map { "\($0.key)=\($0.value)" }
-    environment += ["PORT=\(port)", "PS=run.1", "DYNO=run.1", "FORGE_RELEASE=\(release.releaseID)"]
+    let environment = InstanceVariables.environment(
+      release.environment, name: "run.1", port: port, release: release.releaseID)
 
     let argv: [String]
     if let entry = release.processTypes.first(where: { $0.name == first }) {

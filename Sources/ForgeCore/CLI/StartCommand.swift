@@ -133,11 +133,3 @@ enum StartCommand {
     for spec in specs { try apply(spec, "--\(name)") }
   }
 }
-
-extension Project {
-  func with(counts: [Int]) -> Project {
-    Project(
-      settings: settings, procfile: procfile, procfileText: procfileText, environment: environment,
-      fileEnvironment: fileEnvironment, counts: counts, basePort: basePort, releaseID: releaseID)
-  }
-}

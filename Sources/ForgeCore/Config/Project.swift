@@ -104,14 +104,14 @@ struct Project {
 
   /// The environment one instance gets.
   func environment(for name: String, port: Int) -> [String] {
-    var entries = environment.filter { !["PORT", "PS", "DYNO", "FORGE_RELEASE"].contains($0.key) }.map {
-      "\($0.key)=\($0.value)"
-    }
-    entries.append("PORT=\(port)")
-    entries.append("PS=\(name)")
-    entries.append("DYNO=\(name)")
-    entries.append("FORGE_RELEASE=\(releaseID)")
-    return entries
+    InstanceVariables.environment(environment, name: name, port: port, release: releaseID)
+  }
+
+  /// The same project with another formation.
+  func with(counts: [Int]) -> Project {
+    Project(
+      settings: settings, procfile: procfile, procfileText: procfileText, environment: environment,
+      fileEnvironment: fileEnvironment, counts: counts, basePort: basePort, releaseID: releaseID)
   }
 }
 

@@ -30,10 +30,6 @@ struct ExportPlan {
   /// The env files' variables, without the ones forge sets per process.
   let environment: [(key: String, value: String)]
 
-  /// Set by forge for each process, so an env file never decides them (in a systemd
-  /// EnvironmentFile a value would even win over the unit's own `Environment=PORT=`).
-  static let perProcessKeys: Set<String> = ["PORT", "PS", "DYNO", "FORGE_RELEASE"]
-
   init(
     app: String, root: String, directory: String, user: String?, image: String, timeoutSeconds: Double,
     basePort: Int, types: [ProcessEntry], environment: [(key: String, value: String)]
@@ -46,7 +42,9 @@ struct ExportPlan {
     self.timeoutSeconds = timeoutSeconds
     self.basePort = basePort
     self.types = types
-    self.environment = environment.filter { !Self.perProcessKeys.contains($0.key) }
+    // Set per process, so an env file never decides them (in a systemd EnvironmentFile a value
+    // would even win over the unit's own `Environment=PORT=`).
+    self.environment = environment.filter { !InstanceVariables.keys.contains($0.key) }
   }
 
   /// The plan for `project`. `expose` names the types that listen for traffic; an unknown

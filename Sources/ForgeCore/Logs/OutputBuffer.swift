@@ -1,9 +1,13 @@
 /// A growable byte buffer with manual storage: appending is a bounds check and a memcpy, and
 /// nothing is allocated per line. Pages not yet written are not resident, so a large
-/// capacity costs memory only when used.
+/// capacity costs memory only when used. Written-out bytes are dropped by moving a head
+/// offset, not the rest of the buffer: with stdout a 64 KiB pipe, a memmove after each
+/// partial write would copy the buffer over and over.
 final class OutputBuffer {
-  private(set) var base: UnsafeMutableRawPointer
+  private var base: UnsafeMutableRawPointer
   private(set) var capacity: Int
+  /// Where the unwritten bytes start, and how many there are.
+  private var head = 0
   private(set) var count = 0
 
   init(capacity: Int) {
@@ -13,25 +17,36 @@ final class OutputBuffer {
 
   deinit { base.deallocate() }
 
+  /// The end of the unwritten bytes, where appends go.
+  private var tail: Int { head + count }
+
   @inline(__always)
   func reserve(_ extra: Int) {
-    if count + extra > capacity { grow(count + extra) }
+    if tail + extra > capacity { makeRoom(count + extra) }
   }
 
-  private func grow(_ needed: Int) {
+  /// Moves the unwritten bytes to the front (once per wrap, not per write), growing only when
+  /// they do not fit even there.
+  private func makeRoom(_ needed: Int) {
+    if needed <= capacity {
+      Memory.move(base, base + head, count)
+      head = 0
+      return
+    }
     var size = capacity * 2
     while size < needed { size *= 2 }
     let bigger = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-    Memory.copy(bigger, base, count)
+    Memory.copy(bigger, base + head, count)
     base.deallocate()
     base = bigger
     capacity = size
+    head = 0
   }
 
   @inline(__always)
   func append(_ bytes: UnsafeRawBufferPointer) {
     reserve(bytes.count)
-    if let source = bytes.baseAddress { Memory.copy(base + count, source, bytes.count) }
+    if let source = bytes.baseAddress { Memory.copy(base + tail, source, bytes.count) }
     count += bytes.count
   }
 
@@ -43,20 +58,16 @@ final class OutputBuffer {
   @inline(__always)
   func append(_ byte: UInt8) {
     reserve(1)
-    base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+    base.storeBytes(of: byte, toByteOffset: tail, as: UInt8.self)
     count += 1
   }
 
   /// Drops the first `n` bytes (written out).
   func consume(_ n: Int) {
     precondition(n <= count)
-    if n == count {
-      count = 0
-    } else {
-      Memory.move(base, base + n, count - n)
-      count -= n
-    }
+    count -= n
+    head = count == 0 ? 0 : head + n
   }
 
-  var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+  var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base + head, count: count) }
 }

@@ -50,12 +50,29 @@ final class OutputWriter {
     formatter.append(line, from: source, to: buffer)
   }
 
-  /// forge's own messages are always accepted, even above the high-water mark: they are
-  /// short and rare, and must not be lost.
+  /// forge's own messages are accepted above the high-water mark, up to `messageAllowance`
+  /// more: they are short, and a stop's story must not be lost. Past that (a crash loop while
+  /// stdout is stuck) they are counted, and the count is told once stdout moves again.
   func append(message: String, from source: LogSource) {
     if isBroken { return }
+    guard buffer.count < Self.capacity + Self.messageAllowance else {
+      droppedMessages += 1
+      return
+    }
     formatter.updateClock()
     formatter.append(message: message, from: source, to: buffer)
+  }
+
+  static let messageAllowance = 256 * 1024
+  /// forge's own messages dropped while stdout was stuck, not yet told.
+  private(set) var droppedMessages = 0
+
+  /// Tells how many of forge's messages were dropped, once there is room again.
+  func reportDroppedMessages(from source: LogSource) {
+    guard droppedMessages > 0, belowLowWater else { return }
+    let count = droppedMessages
+    droppedMessages = 0
+    append(message: "\(count) of forge's own messages dropped while stdout was blocked", from: source)
   }
 
   /// Restarts the no-progress clock (when forge starts waiting for stdout).

@@ -16,6 +16,8 @@ final class Epoll {
   static let output = UInt32(EPOLLOUT.rawValue)
 
   private let fd: FileDescriptor
+  /// For nesting: an epoll instance is readable when any of its descriptors is ready.
+  var descriptor: Int32 { fd.raw }
   private var buffer: [epoll_event]
 
   init(capacity: Int = 256) throws(SystemError) {

@@ -17,11 +17,12 @@ struct Pipe {
 }
 
 extension FileDescriptor {
-  /// A larger pipe buffer (256 KiB) means fewer wake-ups for a chatty process. Not more:
-  /// pipe memory counts against the user's pipe-user-pages-soft (64 MiB by default), past
-  /// which every new pipe of that user, the app's own included, shrinks to one page.
-  /// Best effort: the default 64 KiB works too.
-  func growPipeBuffer() {
-    _ = cglibc_fcntl_setpipe_sz(raw, 256 << 10)
+  /// A larger pipe buffer (256 KiB) means fewer wake-ups for a chatty process. Only for pipes
+  /// that proved chatty, and only a few: pipe memory counts against the user's
+  /// pipe-user-pages-soft (64 MiB by default), past which every new pipe of that user, the
+  /// app's own included, shrinks to one page. Best effort: the default 64 KiB works too.
+  @discardableResult
+  func growPipeBuffer() -> Bool {
+    cglibc_fcntl_setpipe_sz(raw, 256 << 10) >= 0
   }
 }

@@ -24,18 +24,34 @@ func becomeChildSubreaper() throws(SystemError) {
   _ = try retryingEINTR("prctl(PR_SET_CHILD_SUBREAPER)") { cglibc_prctl_set_child_subreaper() }
 }
 
-/// Whether any process is left in the group (kill(2) with signal 0 only checks).
-func processGroupExists(_ pgid: pid_t) -> Bool {
-  guard pgid > 1 else { return false }  // kill(0) and kill(-1) mean other things
-  if kill(-pgid, 0) == 0 { return true }
-  return cglibc_errno() == EPERM
+/// What kill(2) on a process group found.
+enum GroupSignalResult: Equatable {
+  case delivered
+  /// ESRCH: nobody is left in the group.
+  case empty
+  /// EPERM: members are there, but none forge may signal (another user's, after setuid).
+  case refused
 }
 
-/// Sends a signal to a whole process group; a group that is already gone is not an error.
-@discardableResult
-func signalProcessGroup(_ pgid: pid_t, _ signal: Int32) -> Bool {
+/// Sends a signal to a whole process group (signal 0 only looks). The one place group
+/// liveness is learnt: the supervisor feeds the result back to the formation machine.
+func signalProcessGroup(_ pgid: pid_t, _ signal: Int32) -> GroupSignalResult {
   // kill(0) is forge's own group and kill(-1) everyone: never by accident, and never a trap
   // (PID 1 must not crash).
-  guard pgid > 1 else { return false }
-  return kill(-pgid, signal) == 0
+  guard pgid > 1 else { return .empty }
+  if kill(-pgid, signal) == 0 { return .delivered }
+  return cglibc_errno() == EPERM ? .refused : .empty
+}
+
+/// Signals one process, or its whole group when it leads one (an escapee that called setsid
+/// or setpgid usually does, and its own children are in that group).
+func signalProcessOrGroup(_ pid: pid_t, group: pid_t, _ signal: Int32) {
+  guard pid > 1 else { return }
+  if group == pid && kill(-pid, signal) == 0 { return }
+  _ = kill(pid, signal)
+}
+
+/// PID 1 only: signal every process in the namespace but forge itself.
+func signalEveryone(_ signal: Int32) {
+  _ = kill(-1, signal)
 }

@@ -56,3 +56,21 @@ enum Signal {
     _ = Glibc.signal(SIGPIPE, SIG_IGN)
   }
 }
+
+extension Signal {
+  /// The handled signals pending right now, without waiting (sigtimedwait with a zero
+  /// timeout): the fallback when the signalfd cannot be read.
+  static func takePending() -> [Int32] {
+    var mask = set(handled)
+    var timeout = timespec(tv_sec: 0, tv_nsec: 0)
+    var taken: [Int32] = []
+    while true {
+      let signal = sigtimedwait(&mask, nil, &timeout)
+      if signal > 0 {
+        taken.append(signal)
+      } else if cglibc_errno() != EINTR {
+        return taken
+      }
+    }
+  }
+}

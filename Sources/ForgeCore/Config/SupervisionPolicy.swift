@@ -91,3 +91,9 @@ struct StopSignals: Equatable, Sendable {
     }
   }
 }
+
+/// Seconds as the log says them: "1", "0.5", "2.5".
+func formatSeconds(_ value: Double) -> String {
+  let tenths = Int((value * 10).rounded())
+  return tenths % 10 == 0 ? String(tenths / 10) : "\(tenths / 10).\(tenths % 10)"
+}

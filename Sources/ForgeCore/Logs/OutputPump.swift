@@ -1,0 +1,338 @@
+/// The log path: child pipes → line assembly → one output buffer → stdout, with back-pressure.
+///
+/// Child pipes live in an epoll instance of their own, nested in the event loop's: while stdout
+/// cannot take more, that one descriptor leaves the loop (one `epoll_ctl`, whatever the size of
+/// the formation), children block on their full pipes, and nothing is dropped or buffered
+/// without bound.
+final class OutputPump {
+  /// Reads of at least 64 KiB; a few per readiness event while they come back full, so a
+  /// chatty process costs few wake-ups yet cannot starve the others, and a process writing
+  /// without end cannot hold the loop (signals and the socket are serviced between passes).
+  static let readsPerPass = 4
+  /// At most this many pipes are grown to 256 KiB (16 MiB of the user's pipe pages).
+  static let maximumGrownPipes = 64
+  /// Draining at exit reads the pipes at most this long: a process that escaped the
+  /// formation and keeps writing cannot keep forge from exiting.
+  static let drainReadLimit: Deadline = 5_000_000_000
+  /// While draining, forge waits for stdout to take more at most this long.
+  static let stdoutPatience: Deadline = 10_000_000_000
+
+  let writer: OutputWriter
+  private let loop: Epoll
+  private let pipes: Epoll
+  private let pipesToken: UInt64
+  private let stdoutToken: UInt64
+  private var streams: [UInt64: PipeStream] = [:]
+  private var byGroup: [Int32: PipeStream] = [:]
+  private var nextToken: UInt64 = 1
+  private var grownPipes = 0
+  /// Set while stdout is full: the pipes' epoll is out of the loop.
+  private(set) var paused = false
+  /// Streams holding lines that did not fit when stdout filled, in order.
+  private var waiting: [PipeStream] = []
+  /// The stream whose lines filled stdout last.
+  private var lastBlocked: UInt64 = 0
+  private var watchingStdout = false
+  /// When to try again to put the pipes back into the loop after that failed.
+  private var resumeRetryAt: Deadline?
+  private var drainReadsUntil: Deadline?
+  private var problems: [Notice] = []
+
+  /// Something to tell: in the log stream, or on stderr when it is about the log stream itself.
+  struct Notice: Equatable {
+    let text: String
+    let onStderr: Bool
+
+    init(_ text: String, onStderr: Bool = false) {
+      self.text = text
+      self.onStderr = onStderr
+    }
+  }
+
+  init(writer: OutputWriter, loop: Epoll, pipesToken: UInt64, stdoutToken: UInt64) throws(SystemError) {
+    self.writer = writer
+    self.loop = loop
+    self.pipes = try Epoll()
+    self.pipesToken = pipesToken
+    self.stdoutToken = stdoutToken
+    try loop.add(pipes.descriptor, events: Epoll.input, token: pipesToken)
+  }
+
+  /// What went wrong since the last call, for the log (each said once).
+  func takeProblems() -> [Notice] {
+    defer { problems = [] }
+    return problems
+  }
+
+  var isEmpty: Bool { streams.isEmpty && waiting.isEmpty }
+
+  // MARK: - Streams
+
+  /// Watches a child's output before the child exists, so a child never runs unwatched.
+  func attach(
+    _ fd: FileDescriptor, instance: FormationMachine.InstanceID, source: LogSource, terminal: Bool
+  ) throws(SystemError) -> PipeStream {
+    let stream = PipeStream(fd: fd, token: nextToken, instance: instance, source: source, terminal: terminal)
+    nextToken += 1
+    try pipes.add(fd.raw, events: Epoll.input, token: stream.token)
+    streams[stream.token] = stream
+    return stream
+  }
+
+  func bind(_ stream: PipeStream, group: Int32) {
+    stream.group = group
+    byGroup[group] = stream
+  }
+
+  /// The spawn failed: the stream never had a writer.
+  func discard(_ stream: PipeStream) {
+    streams[stream.token] = nil
+    stream.fd.close()  // closing removes it from the pipes' epoll
+  }
+
+  /// New prefixes after scaling: every stream, including those of instances that are leaving.
+  func updateSources(_ source: (FormationMachine.InstanceID) -> LogSource) {
+    for stream in streams.values { stream.source = source(stream.instance) }
+    for stream in waiting where !stream.isOpen { stream.source = source(stream.instance) }
+  }
+
+  // MARK: - Reading
+
+  /// The pipes' epoll is readable: one pass over what is ready.
+  func pipesReady() {
+    guard !paused, let events = try? pipes.wait(timeoutMilliseconds: 0) else { return }
+    // Round robin: the kernel reports ready pipes in the same order each time, so the pass
+    // starts after the stream that filled stdout last, and one chatty process cannot keep the
+    // others waiting.
+    let turn = lastBlocked
+    let ordered = events.map(\.token).sorted { ($0 <= turn ? 1 : 0, $0) < ($1 <= turn ? 1 : 0, $1) }
+    for token in ordered {
+      guard !paused else { return }
+      if let stream = streams[token] { read(stream, reads: Self.readsPerPass) }
+    }
+  }
+
+  private enum Fill {
+    case data(full: Bool)
+    case empty
+    case ended
+  }
+
+  /// The one read from a pipe into its stream's assembler.
+  private func fill(_ stream: PipeStream) -> Fill {
+    let space = stream.assembler.writableSpace()
+    guard space.count > 0 else { return .empty }
+    let count: Int
+    do {
+      guard let n = try stream.fd.read(into: space) else { return .empty }
+      count = n
+    } catch {
+      return .ended  // EIO from a terminal whose last process is gone: end of output
+    }
+    if count == 0 { return .ended }
+    stream.assembler.commit(count)
+    // A read that emptied a full default-sized pipe: this process is chatty.
+    if count >= 65536 && !stream.grown && grownPipes < Self.maximumGrownPipes {
+      stream.grown = true
+      if stream.fd.growPipeBuffer() { grownPipes += 1 }
+    }
+    return .data(full: count == space.count)
+  }
+
+  /// Up to `reads` reads, each followed by as many whole lines as stdout takes.
+  private func read(_ stream: PipeStream, reads: Int) {
+    for _ in 0..<reads {
+      guard !paused, stream.isOpen else { return }
+      switch fill(stream) {
+      case .empty: return
+      case .ended:
+        end(stream)
+        return
+      case .data(let full):
+        if emit(stream) || !full { return }
+      }
+    }
+  }
+
+  /// What a process left in its pipe (it exited, or its group is gone): read now, so its last
+  /// lines come before its exit line. While stdout is stuck the bytes wait in memory and a pipe
+  /// that has ended is closed at once, so descriptors stay bounded in a crash loop.
+  func collect(group: Int32) {
+    guard let stream = byGroup[group] else { return }
+    for _ in 0..<64 {
+      guard stream.isOpen else { return }
+      switch fill(stream) {
+      case .empty:
+        return
+      case .ended:
+        end(stream)
+        return
+      case .data:
+        if paused {
+          if !waiting.contains(where: { $0 === stream }) { waiting.append(stream) }
+        } else {
+          emit(stream)
+        }
+      }
+    }
+  }
+
+  /// The pipe has ended: close it now; its lines are written when stdout takes them.
+  private func end(_ stream: PipeStream) {
+    stream.isOpen = false
+    stream.fd.close()
+    streams[stream.token] = nil
+    if byGroup[stream.group] === stream { byGroup[stream.group] = nil }
+    if paused {
+      if !waiting.contains(where: { $0 === stream }) { waiting.append(stream) }
+    } else {
+      emit(stream)
+    }
+  }
+
+  /// Writes the stream's complete lines while there is room (and, once its pipe has ended, the
+  /// last line without a newline); true if stdout filled and lines are left.
+  @discardableResult
+  private func emit(_ stream: PipeStream) -> Bool {
+    while true {
+      while writer.hasRoom {
+        guard let line = stream.assembler.nextLine() else {
+          if !stream.isOpen, let rest = stream.assembler.takeRemainder() { writer.append(rest, from: stream.source) }
+          return false
+        }
+        writer.append(line, from: stream.source)
+      }
+      if writer.flush() == .blocked {
+        pause(waitingWith: stream)
+        return true
+      }
+    }
+  }
+
+  // MARK: - Back-pressure
+
+  private func pause(waitingWith stream: PipeStream) {
+    lastBlocked = stream.token
+    if !waiting.contains(where: { $0 === stream }) { waiting.append(stream) }
+    guard !paused else { return }
+    paused = true
+    loop.remove(pipes.descriptor)
+    watchStdout(true)
+  }
+
+  /// Once stdout has caught up: lines already read first, in the order they were held up, then
+  /// the pipes again.
+  private func resume(now: Deadline) {
+    while let stream = waiting.first {
+      paused = false
+      let blocked = emit(stream)
+      paused = true
+      if blocked { return }
+      waiting.removeFirst()
+    }
+    do {
+      try loop.add(pipes.descriptor, events: Epoll.input, token: pipesToken)
+      paused = false
+      resumeRetryAt = nil
+    } catch {
+      if resumeRetryAt == nil { problems.append(Notice("cannot watch the processes' output again: \(error); retrying")) }
+      resumeRetryAt = now &+ 100_000_000
+    }
+  }
+
+  private func watchStdout(_ on: Bool) {
+    guard on != watchingStdout else { return }
+    watchingStdout = on
+    if on {
+      do {
+        try loop.add(writer.descriptor, events: Epoll.output, token: stdoutToken)
+      } catch {
+        // stdout cannot be watched (a regular file never blocks, so this is unexpected):
+        // fall back to waiting for it.
+        watchingStdout = false
+        writer.flushBlocking(milliseconds: 1000)
+      }
+    } else {
+      loop.remove(writer.descriptor)
+    }
+  }
+
+  /// After each round of events: write what is buffered, then resume reading once stdout has
+  /// caught up.
+  func flush(now: Deadline) {
+    let state = writer.flush()
+    if let failure = writer.takeFailure() {
+      problems.append(Notice("\(failure); no more log output, still supervising", onStderr: true))
+    }
+    switch state {
+    case .blocked:
+      if paused || writer.pendingCount > 0 { watchStdout(true) }
+    case .drained, .broken:
+      watchStdout(false)
+      if paused && writer.belowLowWater && (resumeRetryAt ?? 0) <= now { resume(now: now) }
+    }
+  }
+
+  /// When the pump next needs the loop to wake, if ever.
+  var nextDeadline: Deadline? {
+    if let retry = resumeRetryAt { return retry }
+    guard let until = drainReadsUntil else { return nil }
+    return streams.isEmpty ? writer.lastProgress &+ Self.stdoutPatience : until
+  }
+
+  // MARK: - Draining at exit
+
+  func beginDrain(now: Deadline) {
+    drainReadsUntil = now &+ Self.drainReadLimit
+    writer.noteProgress()
+  }
+
+  /// One bounded pass of draining; true once everything is written (or can never be).
+  /// A pipe that is empty but still open is held by a process outside the formation's groups
+  /// (one that escaped with setsid); nothing more is waited for from it.
+  func drainPass(now: Deadline) -> Bool {
+    guard let until = drainReadsUntil else { return false }
+    if !paused {
+      let overdue = now >= until
+      for stream in streams.values.sorted(by: { $0.token < $1.token }) {
+        if overdue {
+          problems.append(
+            Notice(
+              "leaving the output of \(stream.source.name) unread: something outside the formation keeps writing to it"))
+          end(stream)
+        } else {
+          drain(stream)
+        }
+        if paused { break }
+      }
+    }
+    flush(now: now)
+    if writer.isBroken { return true }
+    if isEmpty && writer.pendingCount == 0 { return true }
+    if now >= writer.lastProgress &+ Self.stdoutPatience {
+      let seconds = Self.stdoutPatience / 1_000_000_000
+      problems.append(Notice("stdout took nothing for \(seconds) s; leaving the rest of the output unwritten", onStderr: true))
+      return true
+    }
+    return false
+  }
+
+  /// Up to `readsPerPass` reads; the stream ends when its pipe is empty or ended.
+  private func drain(_ stream: PipeStream) {
+    for _ in 0..<Self.readsPerPass {
+      guard !paused, stream.isOpen else { return }
+      switch fill(stream) {
+      case .empty, .ended:
+        end(stream)
+        return
+      case .data:
+        if emit(stream) { return }
+      }
+    }
+  }
+
+  /// At exit: forge's own last messages.
+  func finish() {
+    writer.flushBlocking(milliseconds: 2000)
+  }
+}

@@ -1,0 +1,29 @@
+/// The output of one process: its pipe (or pseudo-terminal), the lines being assembled from it,
+/// and the prefix they are printed under. A stream outlives its instance's place in the
+/// formation while its lines wait for stdout, or while a process that escaped its group still
+/// holds the pipe.
+final class PipeStream {
+  let fd: FileDescriptor
+  let token: UInt64
+  let assembler: LineAssembler
+  let instance: FormationMachine.InstanceID
+  var source: LogSource
+  /// The process group of the process it belongs to, once spawned.
+  var group: Int32 = 0
+  /// False once the pipe has ended (or was read to its end and closed): only the assembled
+  /// lines are left, waiting for stdout.
+  var isOpen = true
+  /// Whether its pipe buffer was grown (it proved chatty).
+  var grown = false
+
+  init(
+    fd: FileDescriptor, token: UInt64, instance: FormationMachine.InstanceID, source: LogSource,
+    terminal: Bool
+  ) {
+    self.fd = fd
+    self.token = token
+    self.instance = instance
+    self.source = source
+    self.assembler = LineAssembler(stripsCarriageReturn: terminal)
+  }
+}

@@ -1,0 +1,334 @@
+/// The engine's rules as a value: inputs in, actions out, the time handed in, no system calls.
+///
+/// Each instance has what is wanted of it (`Want`, runit's `want`) apart from what it is
+/// (`State`), and every `handle` ends in one reconcile step that brings the touched instances
+/// from one to the other and then asks whether the formation as a whole has anything left to
+/// wait for. Process groups are tracked apart from instances, because a group outlives its
+/// leader when background children stay behind, while the instance may already run again in a
+/// new group. Every timer lives in one heap, so a wake-up costs O(log n), not O(formation).
+///
+/// The driver (`Supervisor`) turns epoll events into inputs, performs the actions in order, and
+/// feeds back what they found (a spawned pid, an empty group, a refused signal).
+struct FormationMachine {
+  struct InstanceID: Hashable, Comparable, Sendable {
+    let typeIndex: Int
+    let number: Int
+
+    static func < (a: Self, b: Self) -> Bool { (a.typeIndex, a.number) < (b.typeIndex, b.number) }
+  }
+
+  struct ProcessType: Sendable {
+    let name: String
+    let restart: RestartPolicy.Mode
+    let teardown: Teardown
+  }
+
+  struct Rules: Sendable {
+    var types: [ProcessType]
+    var restart = RestartPolicy()
+    /// How processes left behind outside the formation's groups are stopped at the end.
+    var orphanTeardown: Teardown
+    /// How often groups whose leader has exited are looked at: such a group can empty without
+    /// a SIGCHLD reaching forge (its last member's parent left with setsid and reaped it).
+    var groupRecheck: Deadline = 250_000_000
+  }
+
+  struct TypeCount: Equatable, Sendable {
+    let typeIndex: Int
+    let count: Int
+  }
+
+  enum Input: Equatable, Sendable {
+    case start(counts: [Int])
+    case spawned(InstanceID, pid: Int32)
+    case spawnFailed(InstanceID, reason: String)
+    case reaped(pid: Int32, status: WaitStatus)
+    /// forge has no children at all (waitpid said ECHILD).
+    case childrenGone
+    case groupEmpty(Int32)
+    /// kill(2) answered EPERM: the group has members forge may not signal.
+    case signalRefused(Int32)
+    /// What a `sweep` found and signalled: "pid (command)" of each child left behind.
+    case orphans(signal: Int32, found: [String])
+    case timer
+    case stop(reason: String, escalates: Bool)
+    case scale([TypeCount])
+    case restart([InstanceID])
+    case restartAll
+    case forward(signal: Int32)
+    case outputDrained
+  }
+
+  enum Action: Equatable, Sendable {
+    case spawn(InstanceID)
+    /// Signals in order; the driver stops at the first that finds the group empty.
+    case signal(group: Int32, signals: [Int32])
+    /// Look whether these groups are empty; each empty one comes back as `groupEmpty`.
+    case probe([Int32])
+    /// Signal every child forge has outside the formation's groups (signal 0: only look);
+    /// answered by `orphans`.
+    case sweep(signal: Int32)
+    /// Read what is in the pipe of the process that led this group, so its last lines come
+    /// before its exit line, and close the pipe at its end.
+    case collectOutput(group: Int32)
+    case announce(InstanceID?, String)
+    /// On stderr: about the log stream itself.
+    case warn(String)
+    /// Scaling made new instances: prefixes may need to be wider (rendered once per command).
+    case instancesAdded
+    case beginDrain
+    case exit(Int32)
+  }
+
+  enum Want: Equatable, Sendable {
+    case up
+    /// `forge restart`: stop it, then start it again with the same number and port.
+    case cycle
+    /// Scaled away: stop it, then forget it.
+    case gone
+  }
+
+  enum State: Equatable, Sendable {
+    /// Spawned at `until`; `isRestart` when a restart policy brings it back (counted then).
+    case waiting(until: Deadline, isRestart: Bool)
+    /// A spawn action is out; `spawned` or `spawnFailed` comes next.
+    case spawning
+    case running(pid: Int32)
+    /// Its group was asked to stop; `leader` is the leader's status once reaped.
+    case stopping(group: Int32, leader: WaitStatus?)
+    /// Ended and not started again; the status of its last process, if it ever ran.
+    case exited(WaitStatus?)
+  }
+
+  struct Instance: Sendable {
+    let id: InstanceID
+    var want = Want.up
+    var state: State
+    var restarts = 0
+    var pid: Int32 = 0
+    var startedAt: Deadline = 0
+    /// How its last process ended.
+    var lastStatus: WaitStatus?
+    /// Times of recent exits that led to a restart, for the give-up window.
+    var failures: [Deadline] = []
+    var backoffSeconds = 0.0
+  }
+
+  struct Group: Sendable {
+    let owner: InstanceID
+    var leaderRunning = true
+    var stage: Teardown.Stage?
+    var refused = false
+  }
+
+  enum Phase: Equatable, Sendable {
+    case running
+    /// Every group is being torn down.
+    case stopping
+    /// The groups are gone; children left outside them are being torn down.
+    case sweeping(Teardown.Stage)
+    /// Everything is gone; the pipes are read out. `interrupted` after one more stop request.
+    case draining(interrupted: Bool)
+    case finished(Int32)
+  }
+
+  enum TimerKey: Hashable, Sendable {
+    case spawn(InstanceID)
+    case group(Int32)
+    case sweep
+    case recheck
+  }
+
+  let rules: Rules
+  var phase = Phase.running
+  var instances: [InstanceID: Instance] = [:]
+  var groups: [Int32: Group] = [:]
+  /// Per type: instances 1…n are wanted (the formation); higher numbers are leaving.
+  var activeCounts: [Int]
+  /// Leaders not yet reaped.
+  var byPid: [Int32: InstanceID] = [:]
+  /// Groups whose leader is reaped but which are not yet seen empty.
+  var leaderless: Set<Int32> = []
+  var timers = DeadlineHeap<TimerKey>()
+  var recheckAt: Deadline?
+  /// Instances not `exited`: when none are left and one finished, the formation is done.
+  var unfinished = 0
+  /// An instance finished successfully and is not restarted (`on-failure` and code 0).
+  var completed = false
+  /// The first status that ended the formation.
+  var decidedStatus: Int32?
+  var forcedKill = false
+  var unkillable = false
+  var childrenMayRemain = false
+  /// A rolling restart: the types still to do, and the instances of the current one not yet back.
+  var rollingQueue: [Int] = []
+  var rollingPending: Set<InstanceID> = []
+  var dirty: [InstanceID] = []
+  var output: [Action] = []
+
+  init(rules: Rules) {
+    self.rules = rules
+    activeCounts = Array(repeating: 0, count: rules.types.count)
+  }
+
+  /// When the machine next needs a `timer` input, if ever.
+  var nextDeadline: Deadline? { timers.top?.deadline }
+
+  /// The status forge exits with (the README's table), once the formation has ended.
+  var exitStatus: Int32 { decidedStatus ?? (unkillable ? 1 : forcedKill ? 137 : 0) }
+
+  mutating func handle(_ input: Input, now: Deadline) -> [Action] {
+    switch input {
+    case .start(let counts): startFormation(counts, now: now)
+    case .spawned(let id, let pid): spawned(id, pid: pid, now: now)
+    case .spawnFailed(let id, let reason): spawnFailed(id, reason: reason, now: now)
+    case .reaped(let pid, let status): reaped(pid, status: status, now: now)
+    case .childrenGone: childrenGone()
+    case .groupEmpty(let pgid): groupEmpty(pgid)
+    case .signalRefused(let pgid): signalRefused(pgid)
+    case .orphans(let signal, let found): orphansSignalled(signal, found: found, now: now)
+    case .timer: fireTimers(now: now)
+    case .stop(let reason, let escalates): requestStop(reason, escalates: escalates, now: now)
+    case .scale(let targets): scale(targets, now: now)
+    case .restart(let ids): restart(ids)
+    case .restartAll: restartAll()
+    case .forward(let signal): forward(signal)
+    case .outputDrained: outputDrained()
+    }
+    reconcile(now: now)
+    let actions = output
+    output = []
+    return actions
+  }
+
+  // MARK: - Reconcile
+
+  private mutating func reconcile(now: Deadline) {
+    // The formation-wide steps can touch instances again (the next type of a rolling restart,
+    // the end of the formation): round again until nothing is left to do.
+    repeat {
+      var index = 0
+      while index < dirty.count {
+        reconcile(dirty[index], now: now)
+        index += 1
+      }
+      dirty.removeAll(keepingCapacity: true)
+      advanceRollingRestart()
+      advancePhase(now: now)
+    } while !dirty.isEmpty
+    if !leaderless.isEmpty && recheckAt == nil {
+      recheckAt = now &+ rules.groupRecheck
+      timers.push(now &+ rules.groupRecheck, .recheck)
+    }
+    dropStaleTimers()
+  }
+
+  /// Brings one instance from what it is towards what is wanted of it.
+  private mutating func reconcile(_ id: InstanceID, now: Deadline) {
+    guard let instance = instances[id] else { return }
+    let stopping = phase != .running
+    switch instance.state {
+    case .waiting(let until, let isRestart):
+      if instance.want == .gone {
+        remove(id)
+      } else if stopping {
+        setState(id, .exited(instance.lastStatus))
+      } else if instance.want == .cycle {
+        instances[id]?.want = .up
+        setState(id, .waiting(until: now, isRestart: false))
+        reconcile(id, now: now)
+      } else if until <= now {
+        if isRestart { instances[id]?.restarts += 1 }  // counted when it happens, as `docker ps` does
+        setState(id, .spawning)
+        output.append(.spawn(id))
+      }
+    case .running(let pid):
+      if stopping || instance.want != .up {
+        setState(id, .stopping(group: pid, leader: nil))
+        beginTeardown(of: pid, now: now)
+      }
+    case .stopping(let group, _):
+      guard groups[group] == nil else { return }  // still there
+      if stopping {
+        setState(id, .exited(instance.lastStatus))
+        return
+      }
+      switch instance.want {
+      case .gone:
+        remove(id)
+      case .cycle, .up:
+        instances[id]?.want = .up
+        setState(id, .waiting(until: now, isRestart: false))
+        reconcile(id, now: now)
+      }
+    case .exited:
+      if instance.want == .gone {
+        remove(id)
+      } else if instance.want == .cycle && !stopping {
+        instances[id]?.want = .up
+        setState(id, .waiting(until: now, isRestart: false))
+        reconcile(id, now: now)
+      }
+    case .spawning:
+      break
+    }
+  }
+
+  /// Every state change goes through here, so the count of unfinished instances stays true.
+  mutating func setState(_ id: InstanceID, _ state: State) {
+    guard let old = instances[id]?.state else { return }
+    if case .exited = old { unfinished += 1 }
+    if case .exited = state { unfinished -= 1 }
+    instances[id]?.state = state
+    if case .waiting(let until, _) = state { timers.push(until, .spawn(id)) }
+  }
+
+  mutating func remove(_ id: InstanceID) {
+    guard let instance = instances.removeValue(forKey: id) else { return }
+    if case .exited = instance.state {} else { unfinished -= 1 }
+    rollingPending.remove(id)
+  }
+
+  mutating func markDirty(_ id: InstanceID) { dirty.append(id) }
+
+  func name(of id: InstanceID) -> String { "\(rules.types[id.typeIndex].name).\(id.number)" }
+
+  mutating func announce(_ id: InstanceID?, _ message: String) { output.append(.announce(id, message)) }
+
+  // MARK: - Timers
+
+  private mutating func fireTimers(now: Deadline) {
+    while let entry = timers.top, entry.deadline <= now {
+      timers.pop()
+      guard isLive(entry) else { continue }
+      switch entry.key {
+      case .spawn(let id): markDirty(id)
+      case .group(let pgid): teardownDeadline(of: pgid, now: now)
+      case .sweep: sweepDeadline(now: now)
+      case .recheck:
+        recheckAt = nil
+        if !leaderless.isEmpty { output.append(.probe(leaderless.sorted())) }
+      }
+    }
+  }
+
+  private func isLive(_ entry: DeadlineHeap<TimerKey>.Entry) -> Bool {
+    switch entry.key {
+    case .spawn(let id):
+      guard case .waiting(let until, _) = instances[id]?.state else { return false }
+      return until == entry.deadline
+    case .group(let pgid):
+      return groups[pgid]?.stage?.deadline == entry.deadline
+    case .sweep:
+      guard case .sweeping(let stage) = phase else { return false }
+      return stage.deadline == entry.deadline
+    case .recheck:
+      return recheckAt == entry.deadline
+    }
+  }
+
+  /// Keeps the heap's top live, so `nextDeadline` never wakes the loop for nothing.
+  private mutating func dropStaleTimers() {
+    while let entry = timers.top, !isLive(entry) { timers.pop() }
+  }
+}

@@ -1,0 +1,142 @@
+/// What the control requests ask: validated here against the formation, then handed to the
+/// machine as inputs; the reply describes the state after it has acted.
+extension Supervisor {
+  typealias InstanceID = FormationMachine.InstanceID
+
+  func respond(to request: ControlRequest, from client: ControlConnection) throws(ControlError) -> String {
+    switch request {
+    case .ps:
+      let now = Clock.now()
+      return ControlReply.success([("processes", .array(machine.orderedInstances.map { describe($0, now: now) }))])
+    case .env:
+      return ControlReply.success([
+        ("release", .string(project.releaseID)),
+        ("files", .string(project.filesDigest)),
+        ("procfile_digest", .string(project.procfileDigest)),
+        ("env_digest", .string(project.envDigest)),
+        ("procfile_path", .string(project.settings.absoluteProcfilePath)),
+        ("env_paths", .array(project.settings.absoluteEnvPaths.map(JSONValue.string))),
+        ("processes", .object(project.procfile.entries.map { ($0.name, .string($0.command)) })),
+        ("port", .number(Double(project.basePort))),
+        ("env", .object(project.environment.map { ($0.key, .string($0.value)) })),
+      ])
+    case .stop:
+      client.waitsForExit = true
+      feed(.stop(reason: "stop request", escalates: false))
+      return ControlReply.success([("stopping", .bool(true))])
+    case .restart(let target):
+      let names = try restart(target)
+      return ControlReply.success([("restarting", .array(names.map(JSONValue.string)))])
+    case .scale(let counts, let deltas):
+      try scale(counts: counts, deltas: deltas)
+      return ControlReply.success([("formation", formation())])
+    }
+  }
+
+  /// The current count per type, in Procfile order: instances not being scaled away.
+  private func formation() -> JSONValue {
+    .object(project.procfile.entries.enumerated().map { ($1.name, .number(Double(machine.activeCounts[$0]))) })
+  }
+
+  private func name(_ id: InstanceID) -> String { "\(project.procfile.entries[id.typeIndex].name).\(id.number)" }
+
+  private func describe(_ instance: FormationMachine.Instance, now: Deadline) -> JSONValue {
+    let id = instance.id
+    var pid: Int32?
+    var state = "starting"
+    var up = false
+    var retry: Deadline?
+    var status: WaitStatus?
+    switch instance.state {
+    case .waiting(let until, let isRestart):
+      if isRestart { retry = until > now ? until - now : 0 }
+    case .spawning:
+      break
+    case .running(let leader):
+      (pid, state, up) = (leader, "running", true)
+    case .stopping(let group, let leader):
+      (pid, state, up) = (leader == nil ? group : nil, "stopping", true)
+    case .exited(let last):
+      (state, status) = ("exited", last)
+    }
+    let port = PortPlan.port(base: project.basePort, typeIndex: id.typeIndex, instance: id.number)
+    var fields: [(String, JSONValue)] = [
+      ("name", .string(name(id))),
+      ("type", .string(project.procfile.entries[id.typeIndex].name)),
+      ("pid", pid.map { .number(Double($0)) } ?? .null),
+      ("state", .string(state)),
+      ("uptime", up ? .number(Double((now &- instance.startedAt) / 1_000_000) / 1000) : .null),
+      ("restarts", .number(Double(instance.restarts))),
+      ("port", .number(Double(port))),
+      ("next_retry", retry.map { .number(Double($0 / 1_000_000) / 1000) } ?? .null),
+    ]
+    if let status { fields.append(("exit_status", .number(Double(status.shellStatus)))) }
+    return .object(fields)
+  }
+
+  // MARK: - Scale
+
+  /// Validates everything first, so an unknown type changes nothing.
+  private func scale(counts: [(String, Int)], deltas: [(String, Int)]) throws(ControlError) {
+    guard machine.phase == .running else { throw ControlError("forge is stopping") }
+    var targets: [FormationMachine.TypeCount] = []
+    func current(_ index: Int) -> Int {
+      targets.last { $0.typeIndex == index }?.count ?? machine.activeCounts[index]
+    }
+    func set(_ index: Int, _ count: Int, _ name: String) throws(ControlError) {
+      guard count <= Formation.maximumCount else {
+        throw ControlError("count for \(name) is above \(Formation.maximumCount)")
+      }
+      let port = PortPlan.port(base: project.basePort, typeIndex: index, instance: max(count, 1))
+      guard port <= PortPlan.highest else {
+        throw ControlError("\(name).\(count) would get PORT \(port), above \(PortPlan.highest)")
+      }
+      targets.removeAll { $0.typeIndex == index }
+      targets.append(FormationMachine.TypeCount(typeIndex: index, count: count))
+    }
+    // Absolute counts first, then deltas on top of them (`web=2 web+1` gives 3).
+    for (name, value) in counts {
+      let index = try typeIndex(name)
+      guard value >= 0 else { throw ControlError("count for \(name) must not be negative") }
+      try set(index, value, name)
+    }
+    for (name, value) in deltas {
+      let index = try typeIndex(name)
+      try set(index, max(0, current(index) + value), name)
+    }
+    feed(.scale(targets))
+  }
+
+  private func typeIndex(_ name: String) throws(ControlError) -> Int {
+    guard let index = project.procfile.index(of: name) else {
+      throw ControlError("unknown process type \"\(name)\" (known: \(project.procfile.names.joined(separator: ", ")))")
+    }
+    return index
+  }
+
+  // MARK: - Restart
+
+  private func restart(_ target: String?) throws(ControlError) -> [String] {
+    guard machine.phase == .running else { throw ControlError("forge is stopping") }
+    let active = machine.activeCounts.enumerated().flatMap { index, count in
+      (0..<count).map { InstanceID(typeIndex: index, number: $0 + 1) }
+    }
+    guard let target else {
+      // Rolling: one type at a time, the next once the previous is running again.
+      guard !active.isEmpty else { throw ControlError("nothing to restart: the formation has no instances") }
+      feed(.restartAll)
+      return active.map(name)
+    }
+    let chosen: [InstanceID]
+    if let index = project.procfile.index(of: target) {
+      chosen = active.filter { $0.typeIndex == index }
+      guard !chosen.isEmpty else { throw ControlError("\(target) has no instances (scaled to 0)") }
+    } else if let id = active.first(where: { name($0) == target }) {
+      chosen = [id]
+    } else {
+      throw ControlError("no process type or instance named \"\(target)\"")
+    }
+    feed(.restart(chosen))
+    return chosen.map(name)
+  }
+}
