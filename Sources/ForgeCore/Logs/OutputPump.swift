@@ -22,7 +22,7 @@ final class OutputPump {
   private let pipes: Epoll
   private let pipesToken: UInt64
   private let stdoutToken: UInt64
-  private var streams: [UInt64: PipeStream] = [:]
+  var streams: [UInt64: PipeStream] = [:]
   private var byGroup: [Int32: PipeStream] = [:]
   private var nextToken: UInt64 = 1
   private var grownPipes = 0
@@ -35,8 +35,8 @@ final class OutputPump {
   private var watchingStdout = false
   /// When to try again to put the pipes back into the loop after that failed.
   private var resumeRetryAt: Deadline?
-  private var drainReadsUntil: Deadline?
-  private var problems: [Notice] = []
+  var drainReadsUntil: Deadline?
+  var problems: [Notice] = []
 
   /// Something to tell: in the log stream, or on stderr when it is about the log stream itself.
   struct Notice: Equatable {
@@ -112,14 +112,14 @@ final class OutputPump {
     }
   }
 
-  private enum Fill {
+  enum Fill {
     case data(full: Bool)
     case empty
     case ended
   }
 
   /// The one read from a pipe into its stream's assembler.
-  private func fill(_ stream: PipeStream) -> Fill {
+  func fill(_ stream: PipeStream) -> Fill {
     let space = stream.assembler.writableSpace()
     guard space.count > 0 else { return .empty }
     let count: Int
@@ -140,7 +140,7 @@ final class OutputPump {
   }
 
   /// Up to `reads` reads, each followed by as many whole lines as stdout takes.
-  private func read(_ stream: PipeStream, reads: Int) {
+  func read(_ stream: PipeStream, reads: Int) {
     for _ in 0..<reads {
       guard !paused, stream.isOpen else { return }
       switch fill(stream) {
@@ -178,7 +178,7 @@ final class OutputPump {
   }
 
   /// The pipe has ended: close it now; its lines are written when stdout takes them.
-  private func end(_ stream: PipeStream) {
+  func end(_ stream: PipeStream) {
     stream.isOpen = false
     stream.fd.close()
     streams[stream.token] = nil
@@ -193,7 +193,7 @@ final class OutputPump {
   /// Writes the stream's complete lines while there is room (and, once its pipe has ended, the
   /// last line without a newline); true if stdout filled and lines are left.
   @discardableResult
-  private func emit(_ stream: PipeStream) -> Bool {
+  func emit(_ stream: PipeStream) -> Bool {
     while true {
       while writer.hasRoom {
         guard let line = stream.assembler.nextLine() else {
@@ -235,7 +235,9 @@ final class OutputPump {
       paused = false
       resumeRetryAt = nil
     } catch {
-      if resumeRetryAt == nil { problems.append(Notice("cannot watch the processes' output again: \(error); retrying")) }
+      if resumeRetryAt == nil {
+        problems.append(Notice("cannot watch the processes' output again: \(error); retrying"))
+      }
       resumeRetryAt = now &+ 100_000_000
     }
   }
@@ -278,61 +280,5 @@ final class OutputPump {
     if let retry = resumeRetryAt { return retry }
     guard let until = drainReadsUntil else { return nil }
     return streams.isEmpty ? writer.lastProgress &+ Self.stdoutPatience : until
-  }
-
-  // MARK: - Draining at exit
-
-  func beginDrain(now: Deadline) {
-    drainReadsUntil = now &+ Self.drainReadLimit
-    writer.noteProgress()
-  }
-
-  /// One bounded pass of draining; true once everything is written (or can never be).
-  /// A pipe that is empty but still open is held by a process outside the formation's groups
-  /// (one that escaped with setsid); nothing more is waited for from it.
-  func drainPass(now: Deadline) -> Bool {
-    guard let until = drainReadsUntil else { return false }
-    if !paused {
-      let overdue = now >= until
-      for stream in streams.values.sorted(by: { $0.token < $1.token }) {
-        if overdue {
-          problems.append(
-            Notice(
-              "leaving the output of \(stream.source.name) unread: something outside the formation keeps writing to it"))
-          end(stream)
-        } else {
-          drain(stream)
-        }
-        if paused { break }
-      }
-    }
-    flush(now: now)
-    if writer.isBroken { return true }
-    if isEmpty && writer.pendingCount == 0 { return true }
-    if now >= writer.lastProgress &+ Self.stdoutPatience {
-      let seconds = Self.stdoutPatience / 1_000_000_000
-      problems.append(Notice("stdout took nothing for \(seconds) s; leaving the rest of the output unwritten", onStderr: true))
-      return true
-    }
-    return false
-  }
-
-  /// Up to `readsPerPass` reads; the stream ends when its pipe is empty or ended.
-  private func drain(_ stream: PipeStream) {
-    for _ in 0..<Self.readsPerPass {
-      guard !paused, stream.isOpen else { return }
-      switch fill(stream) {
-      case .empty, .ended:
-        end(stream)
-        return
-      case .data:
-        if emit(stream) { return }
-      }
-    }
-  }
-
-  /// At exit: forge's own last messages.
-  func finish() {
-    writer.flushBlocking(milliseconds: 2000)
   }
 }

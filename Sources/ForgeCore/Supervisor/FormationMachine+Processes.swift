@@ -3,7 +3,9 @@ extension FormationMachine {
   mutating func startFormation(_ counts: [Int], now: Deadline) {
     for (typeIndex, count) in counts.enumerated() where typeIndex < activeCounts.count {
       activeCounts[typeIndex] = count
-      for number in stride(from: 1, through: count, by: 1) { addInstance(InstanceID(typeIndex: typeIndex, number: number), now: now) }
+      for number in stride(from: 1, through: count, by: 1) {
+        addInstance(InstanceID(typeIndex: typeIndex, number: number), now: now)
+      }
     }
   }
 
@@ -164,7 +166,9 @@ extension FormationMachine {
     }
     announce(
       nil,
-      current ? "sending SIGKILL to \(who) (pid \(pgid))" : "sending SIGKILL to what is left of \(who) (process group \(pgid))")
+      current
+        ? "sending SIGKILL to \(who) (pid \(pgid))"
+        : "sending SIGKILL to what is left of \(who) (process group \(pgid))")
     enter(rules.types[group.owner.typeIndex].teardown.escalate(now: now), of: pgid)
   }
 

@@ -38,48 +38,6 @@ struct FormationMachine {
     let count: Int
   }
 
-  enum Input: Equatable, Sendable {
-    case start(counts: [Int])
-    case spawned(InstanceID, pid: Int32)
-    case spawnFailed(InstanceID, reason: String)
-    case reaped(pid: Int32, status: WaitStatus)
-    /// forge has no children at all (waitpid said ECHILD).
-    case childrenGone
-    case groupEmpty(Int32)
-    /// kill(2) answered EPERM: the group has members forge may not signal.
-    case signalRefused(Int32)
-    /// What a `sweep` found and signalled: "pid (command)" of each child left behind.
-    case orphans(signal: Int32, found: [String])
-    case timer
-    case stop(reason: String, escalates: Bool)
-    case scale([TypeCount])
-    case restart([InstanceID])
-    case restartAll
-    case forward(signal: Int32)
-    case outputDrained
-  }
-
-  enum Action: Equatable, Sendable {
-    case spawn(InstanceID)
-    /// Signals in order; the driver stops at the first that finds the group empty.
-    case signal(group: Int32, signals: [Int32])
-    /// Look whether these groups are empty; each empty one comes back as `groupEmpty`.
-    case probe([Int32])
-    /// Signal every child forge has outside the formation's groups (signal 0: only look);
-    /// answered by `orphans`.
-    case sweep(signal: Int32)
-    /// Read what is in the pipe of the process that led this group, so its last lines come
-    /// before its exit line, and close the pipe at its end.
-    case collectOutput(group: Int32)
-    case announce(InstanceID?, String)
-    /// On stderr: about the log stream itself.
-    case warn(String)
-    /// Scaling made new instances: prefixes may need to be wider (rendered once per command).
-    case instancesAdded
-    case beginDrain
-    case exit(Int32)
-  }
-
   enum Want: Equatable, Sendable {
     case up
     /// `forge restart`: stop it, then start it again with the same number and port.

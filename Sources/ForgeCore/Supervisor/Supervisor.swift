@@ -149,7 +149,8 @@ final class Supervisor {
     case Self.stdoutToken: pump.flush(now: now)
     case Self.pipesToken: pump.pipesReady()
     case Self.controlToken: control?.acceptReady(now: now)
-    default: control?.service(event) { request, client throws(ControlError) in try self.respond(to: request, from: client) }
+    default:
+      control?.service(event) { request, client throws(ControlError) in try self.respond(to: request, from: client) }
     }
   }
 

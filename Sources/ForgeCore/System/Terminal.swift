@@ -18,7 +18,7 @@ final class PseudoTerminal {
     var name = [CChar](repeating: 0, count: 128)
     let result = ptsname_r(raw, &name, name.count)
     try checkReturnedError("ptsname_r", result)
-    replicaPath = String(cString: name)
+    replicaPath = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     let replicaRaw = try retryingEINTR("open", path: replicaPath) {
       cglibc_open(replicaPath, O_RDWR | O_NOCTTY | O_CLOEXEC, 0)
     }

@@ -1,0 +1,59 @@
+/// Draining at exit: every process is gone, and what is left in the pipes goes to stdout at the
+/// pace stdout takes it, in bounded passes so the loop still serves signals and the socket.
+extension OutputPump {
+  func beginDrain(now: Deadline) {
+    drainReadsUntil = now &+ Self.drainReadLimit
+    writer.noteProgress()
+  }
+
+  /// One bounded pass of draining; true once everything is written (or can never be).
+  /// A pipe that is empty but still open is held by a process outside the formation's groups
+  /// (one that escaped with setsid); nothing more is waited for from it.
+  func drainPass(now: Deadline) -> Bool {
+    guard let until = drainReadsUntil else { return false }
+    if !paused {
+      let overdue = now >= until
+      for stream in streams.values.sorted(by: { $0.token < $1.token }) {
+        if overdue {
+          problems.append(
+            Notice(
+              "leaving the output of \(stream.source.name) unread: something outside the formation keeps writing to it")
+          )
+          end(stream)
+        } else {
+          drain(stream)
+        }
+        if paused { break }
+      }
+    }
+    flush(now: now)
+    if writer.isBroken { return true }
+    if isEmpty && writer.pendingCount == 0 { return true }
+    if now >= writer.lastProgress &+ Self.stdoutPatience {
+      let seconds = Self.stdoutPatience / 1_000_000_000
+      problems.append(
+        Notice("stdout took nothing for \(seconds) s; leaving the rest of the output unwritten", onStderr: true))
+      return true
+    }
+    return false
+  }
+
+  /// Up to `readsPerPass` reads; the stream ends when its pipe is empty or ended.
+  private func drain(_ stream: PipeStream) {
+    for _ in 0..<Self.readsPerPass {
+      guard !paused, stream.isOpen else { return }
+      switch fill(stream) {
+      case .empty, .ended:
+        end(stream)
+        return
+      case .data:
+        if emit(stream) { return }
+      }
+    }
+  }
+
+  /// At exit: forge's own last messages.
+  func finish() {
+    writer.flushBlocking(milliseconds: 2000)
+  }
+}
