@@ -34,8 +34,7 @@ enum ExportCommand {
   /// The options, each also from its FORGE_ variable, resolved into a plan.
   static func plan(_ invocation: Invocation, _ project: Project, directory: String) throws -> ExportPlan {
     let options = invocation.parsed.options
-    var environment: [String: String] = [:]
-    for (key, value) in invocation.settings.environment { environment[key] = value }
+    let environment = invocation.settings.variables
     let given = { (name: String) in Settings.lookup(name, options, environment) }
 
     let appSource = given("app") ?? (value: Path.lastComponent(invocation.settings.root), source: "--root")

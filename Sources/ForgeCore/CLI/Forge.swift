@@ -120,8 +120,27 @@ struct Invocation {
     var accepted = Set(specs.map(\.long))
     for spec in specs where spec.long.hasPrefix("no-") { accepted.insert(String(spec.long.dropFirst(3))) }
     let settings = try Settings.resolve(
-      options: parsed.options, environment: ProcessEnvironment.current(), workingDirectory: cwd, accepted: accepted)
+      options: parsed.options, environment: ProcessEnvironment.current(), workingDirectory: cwd, accepted: accepted,
+      file: try settingsFile())
     return Invocation(parsed: parsed, settings: settings, workingDirectory: cwd)
+  }
+
+  /// `.forge` in the current directory, if there is one.
+  static func settingsFile() throws(ConfigError) -> [SettingsFile.Entry] {
+    let bytes: [UInt8]
+    do {
+      bytes = try Files.read(SettingsFile.name)
+    } catch {
+      if error.errno == ENOENT { return [] }
+      throw ConfigError(path: SettingsFile.name, line: 0, message: "cannot read: \(error)")
+    }
+    let specs =
+      StartCommand.specs + RunCommand.specs + EnvCommand.specs + ClientCommands.specs + ExportCommand.specs
+    var known = Set(specs.map { Settings.environmentName($0.long) })
+    for spec in specs where spec.long.hasPrefix("no-") {
+      known.insert(Settings.environmentName(String(spec.long.dropFirst(3))))
+    }
+    return try SettingsFile.parse(bytes, path: SettingsFile.name, known: known)
   }
 
   /// Reads the Procfile and env files. `procfileRequired: false` lets `run` and `env` work

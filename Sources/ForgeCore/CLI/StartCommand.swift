@@ -61,12 +61,11 @@ enum StartCommand {
         throw ConfigError(path: source, line: 0, message: "\(name).\(count) would get PORT \(port), above 65535")
       }
     }
-    var environment: [String: String] = [:]
-    for (key, value) in settings.environment { environment[key] = value }
+    let environment = settings.variables
     var options = Supervisor.Options()
     let stdoutIsTerminal = isatty(1) == 1
     options.colour = Palette.enabled(
-      forced: settings.color, stdoutIsTerminal: stdoutIsTerminal, environment: environment)
+      forced: settings.color, stdoutIsTerminal: stdoutIsTerminal, environment: environment.values)
     options.timestamps = settings.timestamps ?? stdoutIsTerminal
     options.restart = try restartPolicy(invocation.parsed.options, environment)
     options.stopSignals = try stopSignals(invocation.parsed.options, environment)
@@ -94,7 +93,7 @@ enum StartCommand {
     return project.with(counts: counts)
   }
 
-  static func restartPolicy(_ options: OptionValues, _ environment: [String: String]) throws -> RestartPolicy {
+  static func restartPolicy(_ options: OptionValues, _ environment: Variables) throws -> RestartPolicy {
     var policy = RestartPolicy()
     try applySpecs("restart", options, environment) { spec, source throws(ConfigError) in
       try policy.apply(spec, source: source)
@@ -114,7 +113,7 @@ enum StartCommand {
     return policy
   }
 
-  static func stopSignals(_ options: OptionValues, _ environment: [String: String]) throws -> StopSignals {
+  static func stopSignals(_ options: OptionValues, _ environment: Variables) throws -> StopSignals {
     var signals = StopSignals()
     try applySpecs("stop-signal", options, environment) { spec, source throws(ConfigError) in
       try signals.apply(spec, source: source)
@@ -124,12 +123,14 @@ enum StartCommand {
 
   /// A repeatable option: every `--name` given, else the `FORGE_NAME` variable.
   private static func applySpecs(
-    _ name: String, _ options: OptionValues, _ environment: [String: String],
+    _ name: String, _ options: OptionValues, _ environment: Variables,
     _ apply: (String, String) throws(ConfigError) -> Void
   ) throws(ConfigError) {
     let specs = options.all(name)
     let variable = Settings.environmentName(name)
-    if specs.isEmpty, let value = environment[variable], !value.isEmpty { try apply(value, variable) }
+    if specs.isEmpty, let value = environment[variable], !value.isEmpty {
+      try apply(value, environment.source(of: variable))
+    }
     for spec in specs { try apply(spec, "--\(name)") }
   }
 }

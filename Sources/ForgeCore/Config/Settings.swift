@@ -47,6 +47,8 @@ struct Settings {
   var socketPath: String
   var options: OptionValues
   var environment: [(key: String, value: String)]
+  /// What settings are read from: the environment over `.forge`.
+  var variables: Variables
   /// The directory relative paths were given from.
   var workingDirectory: String = "/"
 
@@ -56,11 +58,11 @@ struct Settings {
 
   /// The value of an option from its flag, else its FORGE_ variable.
   static func lookup(
-    _ name: String, _ options: OptionValues, _ environment: [String: String]
+    _ name: String, _ options: OptionValues, _ environment: Variables
   ) -> (value: String, source: String)? {
     if let value = options.last(name) { return (value, "--\(name)") }
     let variable = environmentName(name)
-    if let value = environment[variable], !value.isEmpty { return (value, variable) }
+    if let value = environment[variable], !value.isEmpty { return (value, environment.source(of: variable)) }
     return nil
   }
 
@@ -69,7 +71,7 @@ struct Settings {
   }
 
   static func flag(
-    _ name: String, _ options: OptionValues, _ environment: [String: String]
+    _ name: String, _ options: OptionValues, _ environment: Variables
   ) throws(ConfigError) -> Bool? {
     if let given = options.lastGiven(of: [name, "no-" + name]) { return given == name }
     guard let value = environment[environmentName(name)], !value.isEmpty else { return nil }
@@ -78,21 +80,21 @@ struct Settings {
     case "0", "false", "no", "off": return false
     default:
       throw ConfigError(
-        path: environmentName(name), line: 0, message: "expected true or false, got \"\(value)\"")
+        path: environment.source(of: environmentName(name)), line: 0, message: "expected true or false, got \"\(value)\"")
     }
   }
 
   /// `accepted` names the long options of the command: `FORGE_*` variables of other commands'
   /// options are not its business and are not read (a bad `FORGE_TIMEOUT` does not stop `forge
   /// run`).
+  /// `file` holds the `.forge` settings, which the environment overrides.
   static func resolve(
     options: OptionValues, environment pairs: [(key: String, value: String)], workingDirectory: String,
-    accepted: Set<String>? = nil
+    accepted: Set<String>? = nil, file: [SettingsFile.Entry] = []
   ) throws(ConfigError) -> Settings {
     let variables = accepted.map { Set($0.map(environmentName)) }
-    var environment: [String: String] = [:]
-    for (key, value) in pairs where !key.hasPrefix("FORGE_") || (variables?.contains(key) ?? true) {
-      environment[key] = value
+    let environment = Variables(environment: pairs, file: file) { key in
+      !key.hasPrefix("FORGE_") || (variables?.contains(key) ?? true)
     }
     let get = { (name: String) in lookup(name, options, environment) }
 
@@ -160,6 +162,6 @@ struct Settings {
       timestamps: try flag("timestamp", options, environment),
       logFormat: logFormat, ttyTypes: tty,
       socketPath: Path.absolute(socket, from: workingDirectory),
-      options: options, environment: pairs, workingDirectory: workingDirectory)
+      options: options, environment: pairs, variables: environment, workingDirectory: workingDirectory)
   }
 }
