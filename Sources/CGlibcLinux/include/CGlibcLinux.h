@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -28,6 +30,9 @@
 #endif
 #ifndef F_SETPIPE_SZ
 #define F_SETPIPE_SZ 1031
+#endif
+#ifndef F_GETPIPE_SZ
+#define F_GETPIPE_SZ 1032
 #endif
 
 // prctl is variadic, which Swift cannot call.
@@ -50,6 +55,7 @@ static inline int cglibc_fcntl_getfd(int fd) { return fcntl(fd, F_GETFD); }
 static inline int cglibc_fcntl_getfl(int fd) { return fcntl(fd, F_GETFL); }
 static inline int cglibc_fcntl_setfl(int fd, int flags) { return fcntl(fd, F_SETFL, flags); }
 static inline int cglibc_fcntl_setpipe_sz(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+static inline int cglibc_fcntl_getpipe_sz(int fd) { return fcntl(fd, F_GETPIPE_SZ); }
 
 // syscall is variadic; pidfd_open(2) has no glibc wrapper before 2.36.
 #include <sys/syscall.h>
@@ -70,6 +76,49 @@ static inline int cglibc_connect_unix(int fd, const struct sockaddr_un *address)
   return connect(fd, (const struct sockaddr *)address, sizeof(*address));
 }
 static inline int cglibc_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
+
+static inline int cglibc_connect_inet(int fd, const struct sockaddr_in *address) {
+  return connect(fd, (const struct sockaddr *)address, sizeof(*address));
+}
+
+#ifndef SCM_CREDENTIALS
+#define SCM_CREDENTIALS 0x02
+#endif
+
+// One datagram with the sender's pid (SO_PASSCRED must be on), for sd_notify messages.
+// Descriptors passed along (SCM_RIGHTS, FDSTORE=1) are closed: forge does not keep them.
+static inline long cglibc_recv_with_pid(int fd, void *buffer, unsigned long length, int *pid) {
+  struct iovec vector = {buffer, length};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int) * 3) + CMSG_SPACE(sizeof(int) * 16)];
+  } control;
+  struct msghdr message;
+  memset(&message, 0, sizeof(message));
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  message.msg_control = control.space;
+  message.msg_controllen = sizeof(control.space);
+  long n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+  *pid = 0;
+  if (n < 0) return n;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (c->cmsg_type == SCM_CREDENTIALS) {
+      int credentials[3];  // struct ucred: pid, uid, gid
+      memcpy(credentials, CMSG_DATA(c), sizeof(credentials));
+      *pid = credentials[0];
+    } else if (c->cmsg_type == SCM_RIGHTS) {
+      int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      for (int i = 0; i < count; i++) {
+        int received;
+        memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        close(received);
+      }
+    }
+  }
+  return n;
+}
 
 // The process environment; Swift 6 refuses the global `environ` as shared mutable state.
 extern char **environ;

@@ -130,6 +130,18 @@ enum Options {
   static let stopSignal = OptionSpec(
     "stop-signal", value: "SIGNAL", "signal that asks processes to stop (default: SIGTERM); per type: web=SIGINT")
   static let json = OptionSpec("json", "output JSON")
+  static let waitReady = OptionSpec("wait", "return once the new instances are ready")
+  static let noWait = OptionSpec("no-wait", "return at once, not when the last instance is ready again")
+  static let waitTimeout = OptionSpec("timeout", value: "SECONDS", "give up after this long (default: 60)")
+  static let ready = OptionSpec(
+    "ready", value: "TYPE=PROBE", "readiness: port, http:PATH, exec:COMMAND, log:TEXT, notify or none")
+  static let readyTimeout = OptionSpec(
+    "ready-timeout", value: "SECONDS", "a start not ready by then has failed (default: 60)")
+  static let after = OptionSpec(
+    "after", value: "TYPE=DEP[:ready|:done]", "start TYPE once DEP is ready, or has finished (:done)")
+  static let health = OptionSpec("health", value: "TYPE=PROBE", "health check: port, http:PATH or exec:COMMAND")
+  static let healthInterval = OptionSpec(
+    "health-interval", value: "SECONDS", "time between health checks (default: 10)")
   static let fresh = OptionSpec("fresh", "use the files on disk even when a forge is running")
   static let help = OptionSpec("help", short: "h", "show help")
   static let app = OptionSpec("app", short: "a", value: "NAME", "application name (default: the root directory's name)")
@@ -140,4 +152,5 @@ enum Options {
   static let common = [procfile, env, root, help]
   static let output = [color, noColor, timestamp, noTimestamp, logFormat]
   static let supervision = [restart, maxRestarts, restartWindow, stopSignal]
+  static let readiness = [ready, readyTimeout, after, health, healthInterval]
 }

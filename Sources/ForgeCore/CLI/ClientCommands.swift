@@ -3,10 +3,24 @@
 enum ClientCommands {
   static let specs = [Options.procfile, Options.root, Options.env, Options.socket, Options.json, Options.help]
 
+  /// The options of one client command: the common ones and its own.
+  static func specs(of command: String) -> [OptionSpec] {
+    switch command {
+    case "scale": return specs + [Options.waitReady]
+    case "restart": return specs + [Options.noWait]
+    case "wait": return specs + [Options.waitTimeout]
+    default: return specs
+    }
+  }
+
   static func run(_ command: String, _ arguments: [String]) throws -> Int32 {
-    guard let invocation = try Invocation.parse(arguments, command: command, specs: specs) else { return 0 }
+    guard let invocation = try Invocation.parse(arguments, command: command, specs: specs(of: command)) else {
+      return 0
+    }
     let positionals = invocation.parsed.positionals
+    let options = invocation.parsed.options
     let request: ControlRequest
+    var replyTimeout: Int32 = 15_000
     switch command {
     case "scale":
       let parsed: (counts: [(String, Int)], deltas: [(String, Int)])
@@ -16,7 +30,8 @@ enum ClientCommands {
         throw Exit(ExitCode.failure, "forge: \(error.message)")  // the issue: an error exits 1
       }
       let (counts, deltas) = parsed
-      request = .scale(counts: counts, deltas: deltas)
+      request = .scale(counts: counts, deltas: deltas, wait: options.has("wait"))
+      if options.has("wait") { replyTimeout = -1 }
     case "ps":
       try expectNoArguments(positionals, command)
       request = .ps
@@ -24,7 +39,19 @@ enum ClientCommands {
       guard positionals.count <= 1 else {
         throw UsageError("restart takes at most one TYPE or TYPE.N", command: command)
       }
-      request = .restart(target: positionals.first)
+      // By default the reply comes once the last instance is ready again.
+      request = .restart(target: positionals.first, wait: !options.has("no-wait"))
+      if !options.has("no-wait") { replyTimeout = -1 }
+    case "wait":
+      var seconds = 60.0
+      if let given = options.last("timeout") {
+        guard let value = Double(given), value >= 0, value <= Settings.maximumSeconds else {
+          throw ConfigError(path: "--timeout", line: 0, message: "expected seconds (a number from 0), got \"\(given)\"")
+        }
+        seconds = value
+      }
+      request = .wait(types: positionals, timeout: seconds)
+      replyTimeout = -1  // forge answers at the timeout
     default:
       try expectNoArguments(positionals, command)
       request = .stop
@@ -32,7 +59,7 @@ enum ClientCommands {
     let client = try connect(invocation)
     let reply: JSONValue
     do {
-      reply = try client.send(request)
+      reply = try client.send(request, timeoutMilliseconds: replyTimeout)
     } catch {
       throw describe(error, invocation)
     }
@@ -50,6 +77,12 @@ enum ClientCommands {
         writeRaw(1, (reply["restarting"] ?? .array([])).render() + "\n")
       } else if case .array(let names)? = reply["restarting"] {
         writeRaw(1, "restarting " + names.compactMap(\.string).joined(separator: ", ") + "\n")
+      }
+    case .wait:
+      if json {
+        writeRaw(1, (reply["ready"] ?? .array([])).render() + "\n")
+      } else if case .array(let names)? = reply["ready"] {
+        writeRaw(1, "ready: " + names.compactMap(\.string).joined(separator: ", ") + "\n")
       }
     case .stop:
       client.waitForExit()
@@ -94,16 +127,21 @@ enum ClientCommands {
 enum ProcessTable {
   static func render(_ value: JSONValue?) -> String {
     guard case .array(let processes)? = value else { return "" }
-    var rows: [[String]] = [["INSTANCE", "PID", "STATE", "UPTIME", "RESTARTS", "PORT", "NEXT RETRY"]]
+    var rows: [[String]] = [
+      ["INSTANCE", "PID", "STATE", "READY", "HEALTH", "UPTIME", "RESTARTS", "PORT", "NEXT RETRY", "STATUS"]
+    ]
     for process in processes {
       rows.append([
         process["name"]?.string ?? "?",
         process["pid"]?.integer.map(String.init) ?? "-",
         process["state"]?.string ?? "?",
+        process["ready"] == .bool(true) ? "yes" : "no",
+        process["healthy"].flatMap { $0 == .null ? nil : ($0 == .bool(true) ? "healthy" : "unhealthy") } ?? "-",
         process["uptime"]?.number.map(duration) ?? "-",
         process["restarts"]?.integer.map(String.init) ?? "0",
         process["port"]?.integer.map(String.init) ?? "-",
         process["next_retry"]?.number.map { "in " + duration($0) } ?? "-",
+        process["status_text"]?.string ?? "-",
       ])
     }
     var widths = [Int](repeating: 0, count: rows[0].count)

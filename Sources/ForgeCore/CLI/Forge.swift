@@ -69,7 +69,8 @@ public enum Forge {
     case "check": return try CheckCommand.run(rest)
     case "env": return try EnvCommand.run(rest)
     case "run": return try RunCommand.run(rest)
-    case "scale", "ps", "restart", "stop": return try ClientCommands.run(first, rest)
+    case "scale", "ps", "restart", "stop", "wait": return try ClientCommands.run(first, rest)
+    case "probe-http": return ProbeCommand.run(rest)
     case "export": return try ExportCommand.run(rest)
     case "completion": return try CompletionCommand.run(rest)
     default:
@@ -135,7 +136,8 @@ struct Invocation {
       throw ConfigError(path: SettingsFile.name, line: 0, message: "cannot read: \(error)")
     }
     let specs =
-      StartCommand.specs + RunCommand.specs + EnvCommand.specs + ClientCommands.specs + ExportCommand.specs
+      StartCommand.specs + RunCommand.specs + EnvCommand.specs + ExportCommand.specs
+      + ["scale", "restart", "wait"].flatMap(ClientCommands.specs(of:))
     var known = Set(specs.map { Settings.environmentName($0.long) })
     for spec in specs where spec.long.hasPrefix("no-") {
       known.insert(Settings.environmentName(String(spec.long.dropFirst(3))))

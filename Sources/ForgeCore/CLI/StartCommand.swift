@@ -5,7 +5,7 @@ import Glibc
 enum StartCommand {
   static let specs =
     Options.common + [Options.formation, Options.concurrency, Options.port, Options.timeout, Options.envOverride]
-    + Options.output + [Options.tty, Options.socket] + Options.supervision
+    + Options.output + [Options.tty, Options.socket] + Options.supervision + Options.readiness
 
   static func run(_ arguments: [String]) throws -> Int32 {
     guard let invocation = try Invocation.parse(arguments, command: "start", specs: specs) else { return 0 }
@@ -70,9 +70,11 @@ enum StartCommand {
     options.restart = try restartPolicy(invocation.parsed.options, environment)
     options.stopSignals = try stopSignals(invocation.parsed.options, environment)
     options.isPID1 = getpid() == 1
+    try configureReadiness(&options, invocation.parsed.options, environment, project)
     let overridden =
       options.restart.perType.keys.map { ("--restart", $0) }
       + options.stopSignals.perType.keys.map { ("--stop-signal", $0) }
+      + options.readiness.named.map { ("--ready", $0) } + options.health.named.map { ("--health", $0) }
     for (flag, type) in overridden.sorted(by: { $0.1 < $1.1 }) where project.procfile.index(of: type) == nil {
       throw ConfigError(path: flag, line: 0, message: "unknown process type \"\(type)\"")
     }
@@ -111,6 +113,56 @@ enum StartCommand {
       policy.windowSeconds = seconds
     }
     return policy
+  }
+
+  /// `--ready`, `--health`, their timings and `--after`, checked against the formation.
+  private static func configureReadiness(
+    _ options: inout Supervisor.Options, _ given: OptionValues, _ environment: Variables, _ project: Project
+  ) throws {
+    var readiness = ProbeSettings()
+    try applySpecs("ready", given, environment) { spec, source throws(ConfigError) in
+      try readiness.apply(spec, source: source)
+    }
+    var health = ProbeSettings()
+    try applySpecs("health", given, environment) { spec, source throws(ConfigError) in
+      try health.apply(spec, source: source, health: true)
+    }
+    options.readiness = readiness
+    options.health = health
+    for (name, defaultValue) in [("ready-timeout", 60.0), ("health-interval", 10.0)] {
+      var seconds = defaultValue
+      if let value = Settings.lookup(name, given, environment) {
+        guard let parsed = Double(value.value), parsed > 0, parsed <= Settings.maximumSeconds else {
+          throw ConfigError(path: value.source, line: 0, message: "expected seconds above 0, got \"\(value.value)\"")
+        }
+        seconds = parsed
+      }
+      if name == "ready-timeout" {
+        options.readyTimeoutSeconds = seconds
+      } else {
+        options.healthIntervalSeconds = seconds
+      }
+    }
+    var order = StartOrder()
+    var orderSource = "--after"
+    try applySpecs("after", given, environment) { spec, source throws(ConfigError) in
+      orderSource = source
+      try order.apply(spec, source: source)
+    }
+    let names = project.procfile.names
+    try order.validate(types: names, source: orderSource)
+    for dependency in order.dependencies {
+      guard let type = names.firstIndex(of: dependency.type), let on = names.firstIndex(of: dependency.on) else {
+        continue
+      }
+      if project.counts[type] > 0 && project.counts[on] == 0 {
+        throw ConfigError(
+          path: orderSource, line: 0,
+          message:
+            "\(dependency.type) waits for \(dependency.on), which the formation does not run (\(dependency.on)=0)")
+      }
+    }
+    options.order = order
   }
 
   static func stopSignals(_ options: OptionValues, _ environment: Variables) throws -> StopSignals {

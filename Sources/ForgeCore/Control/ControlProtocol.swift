@@ -3,12 +3,17 @@
 enum ControlRequest: Equatable, Sendable {
   /// Sets counts (`counts`) and changes them by a signed amount (`deltas`); both empty asks
   /// for the current formation.
-  case scale(counts: [(String, Int)], deltas: [(String, Int)])
+  /// With `wait`, the reply comes once the new instances are ready.
+  case scale(counts: [(String, Int)], deltas: [(String, Int)], wait: Bool)
   case ps
-  /// A type, an instance (`web.2`), or everything when nil.
-  case restart(target: String?)
+  /// A type, an instance (`web.2`), or everything when nil; one instance at a time, the next
+  /// once the previous is ready again. With `wait`, the reply comes once the last one is.
+  case restart(target: String?, wait: Bool)
   case stop
   case env
+  /// Replies once every instance of `types` (all types when empty) is ready, or with an error
+  /// naming what is not after `timeout` seconds or when forge stops.
+  case wait(types: [String], timeout: Double)
 
   static func == (a: ControlRequest, b: ControlRequest) -> Bool {
     a.encoded() == b.encoded()
@@ -31,15 +36,45 @@ enum ControlRequest: Equatable, Sendable {
     case "stop": return .stop
     case "env": return .env
     case "restart":
+      let wait = try flag(value["wait"], "wait")
       switch value["target"] {
-      case nil, .null?: return .restart(target: nil)
-      case .string(let target)?: return .restart(target: target)
+      case nil, .null?: return .restart(target: nil, wait: wait)
+      case .string(let target)?: return .restart(target: target, wait: wait)
       default: throw ControlError("\"target\" must be a string")
       }
     case "scale":
-      return .scale(counts: try counts(value["counts"], "counts"), deltas: try counts(value["deltas"], "deltas"))
+      return .scale(
+        counts: try counts(value["counts"], "counts"), deltas: try counts(value["deltas"], "deltas"),
+        wait: try flag(value["wait"], "wait"))
+    case "wait":
+      var types: [String] = []
+      switch value["types"] {
+      case nil, .null?: break
+      case .array(let items)?:
+        for item in items {
+          guard let type = item.string else { throw ControlError("\"types\" must hold strings") }
+          types.append(type)
+        }
+      default: throw ControlError("\"types\" must be an array")
+      }
+      var timeout = 60.0
+      if let given = value["timeout"], given != .null {
+        guard let seconds = given.number, seconds >= 0, seconds <= 1_000_000 else {
+          throw ControlError("\"timeout\" must be seconds")
+        }
+        timeout = seconds
+      }
+      return .wait(types: types, timeout: timeout)
     default:
       throw ControlError("unknown command \"\(command)\"")
+    }
+  }
+
+  private static func flag(_ value: JSONValue?, _ key: String) throws(ControlError) -> Bool {
+    switch value {
+    case nil, .null?: return false
+    case .bool(let on)?: return on
+    default: throw ControlError("\"\(key)\" must be true or false")
     }
   }
 
@@ -62,13 +97,23 @@ enum ControlRequest: Equatable, Sendable {
     case .ps: value = .object([("command", .string("ps"))])
     case .stop: value = .object([("command", .string("stop"))])
     case .env: value = .object([("command", .string("env"))])
-    case .restart(let target):
-      value = .object([("command", .string("restart")), ("target", target.map(JSONValue.string) ?? .null)])
-    case .scale(let counts, let deltas):
-      value = .object([
+    case .restart(let target, let wait):
+      var fields: [(String, JSONValue)] = [
+        ("command", .string("restart")), ("target", target.map(JSONValue.string) ?? .null),
+      ]
+      if wait { fields.append(("wait", .bool(true))) }
+      value = .object(fields)
+    case .scale(let counts, let deltas, let wait):
+      var fields: [(String, JSONValue)] = [
         ("command", .string("scale")),
         ("counts", .object(counts.map { ($0.0, .number(Double($0.1))) })),
         ("deltas", .object(deltas.map { ($0.0, .number(Double($0.1))) })),
+      ]
+      if wait { fields.append(("wait", .bool(true))) }
+      value = .object(fields)
+    case .wait(let types, let timeout):
+      value = .object([
+        ("command", .string("wait")), ("types", .array(types.map(JSONValue.string))), ("timeout", .number(timeout)),
       ])
     }
     return value.render()

@@ -4,7 +4,8 @@ import Glibc
 /// writing the reply without blocking, and dropping clients that send nothing. What a request
 /// does is the supervisor's business (`respond`).
 final class ControlSession {
-  typealias Responder = (ControlRequest, ControlConnection) throws(ControlError) -> String
+  /// The reply, or nil when the supervisor answers later (`answer`).
+  typealias Responder = (ControlRequest, ControlConnection) throws(ControlError) -> String?
 
   static let acceptPause: Deadline = 1_000_000_000
 
@@ -119,7 +120,11 @@ final class ControlSession {
       loop.remove(client.fd.raw)
       let line = client.request
       client.request.removeAll()
-      queueReply(client, line.isEmpty ? ControlReply.failure("empty request") : answer(line, client, respond))
+      if line.isEmpty {
+        queueReply(client, ControlReply.failure("empty request"))
+      } else if let reply = answer(line, client, respond) {
+        queueReply(client, reply)
+      }
       return
     }
     client.request.append(contentsOf: chunk[0..<count])
@@ -127,7 +132,7 @@ final class ControlSession {
       let line = Array(client.request[..<newline])
       client.request.removeAll()
       loop.remove(client.fd.raw)
-      queueReply(client, answer(line, client, respond))
+      if let reply = answer(line, client, respond) { queueReply(client, reply) }
     } else if client.request.count > ControlRequest.maximumSize {
       client.request.removeAll()
       loop.remove(client.fd.raw)
@@ -135,14 +140,25 @@ final class ControlSession {
     }
   }
 
-  private func answer(_ line: [UInt8], _ client: ControlConnection, _ respond: Responder) -> String {
+  /// nil: the reply comes later, and the client waits without a read deadline.
+  private func answer(_ line: [UInt8], _ client: ControlConnection, _ respond: Responder) -> String? {
     if let refusal = client.refusal { return ControlReply.failure(refusal) }
     do {
       let request = try ControlRequest.decode(line)
-      return try respond(request, client)
+      guard let reply = try respond(request, client) else {
+        client.deadline = nil
+        return nil
+      }
+      return reply
     } catch {
       return ControlReply.failure(error.message)
     }
+  }
+
+  /// The later reply to a client whose request was answered with nil.
+  func answer(_ client: ControlConnection, _ reply: String) {
+    guard clients[client.token] === client else { return }
+    queueReply(client, reply)
   }
 
   private func queueReply(_ client: ControlConnection, _ text: String) {

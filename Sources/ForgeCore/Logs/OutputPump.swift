@@ -37,6 +37,8 @@ final class OutputPump {
   private var resumeRetryAt: Deadline?
   var drainReadsUntil: Deadline?
   var problems: [Notice] = []
+  /// A line matched its stream's `readyText`.
+  var onReadyLine: ((PipeStream) -> Void)?
 
   /// Something to tell: in the log stream, or on stderr when it is about the log stream itself.
   struct Notice: Equatable {
@@ -131,8 +133,9 @@ final class OutputPump {
     }
     if count == 0 { return .ended }
     stream.assembler.commit(count)
-    // A read that emptied a full default-sized pipe: this process is chatty.
-    if count >= 65536 && !stream.grown && grownPipes < Self.maximumGrownPipes {
+    // A read that found the default 64 KiB pipe at least half full: this process is chatty.
+    // (Not "full": small writes leave each page of a full pipe partly empty.)
+    if count >= 32768 && !stream.grown && grownPipes < Self.maximumGrownPipes {
       stream.grown = true
       if stream.fd.growPipeBuffer() { grownPipes += 1 }
     }
@@ -199,6 +202,10 @@ final class OutputPump {
         guard let line = stream.assembler.nextLine() else {
           if !stream.isOpen, let rest = stream.assembler.takeRemainder() { writer.append(rest, from: stream.source) }
           return false
+        }
+        if let text = stream.readyText, Memory.contains(line, text) {
+          stream.readyText = nil
+          onReadyLine?(stream)
         }
         writer.append(line, from: stream.source)
       }

@@ -15,6 +15,8 @@ final class PipeStream {
   var isOpen = true
   /// Whether its pipe buffer was grown (it proved chatty).
   var grown = false
+  /// `--ready TYPE=log:TEXT`: the text a line must contain, until one does.
+  var readyText: [UInt8]?
 
   init(
     fd: FileDescriptor, token: UInt64, instance: FormationMachine.InstanceID, source: LogSource,

@@ -31,34 +31,48 @@ extension FormationMachine {
     if added { output.append(.instancesAdded) }
   }
 
-  /// Stops each instance and starts it again with the same number and port. One already on its
-  /// way back is left alone.
+  /// Stops each instance and starts it again with the same number and port, one at a time:
+  /// the next once the previous is ready again, so a type of two or more always has one
+  /// serving. Instances already queued or on their way back are left alone.
   mutating func restart(_ ids: [InstanceID]) {
     guard phase == .running else { return }
-    for id in ids {
-      guard let instance = instances[id], instance.want == .up else { continue }
-      instances[id]?.want = .cycle
-      instances[id]?.restarts += 1
-      markDirty(id)
-    }
-  }
-
-  /// One type at a time, in Procfile order: the next type once every instance of the
-  /// previous one has been spawned again.
-  mutating func restartAll() {
-    guard phase == .running else { return }
-    rollingQueue = activeCounts.indices.filter { activeCounts[$0] > 0 }
-    rollingPending = []
+    for id in ids where id != rollingCurrent && !rollingQueue.contains(id) { rollingQueue.append(id) }
     advanceRollingRestart()
   }
 
+  /// Every instance of the formation, in Procfile order.
+  mutating func restartAll() {
+    restart(instances.keys.sorted().filter { $0.number <= activeCounts[$0.typeIndex] })
+  }
+
+  /// Whether a restart asked for is still under way.
+  var isRestarting: Bool { rollingCurrent != nil || !rollingQueue.isEmpty }
+
   mutating func advanceRollingRestart() {
-    while phase == .running && rollingPending.isEmpty, let typeIndex = rollingQueue.first {
-      rollingQueue.removeFirst()
-      let ids = (1...max(1, activeCounts[typeIndex])).map { InstanceID(typeIndex: typeIndex, number: $0) }
-        .filter { instances[$0]?.want == .up }
-      restart(ids)
-      rollingPending = Set(ids)
+    guard phase == .running else {
+      rollingQueue = []
+      rollingCurrent = nil
+      return
+    }
+    if let current = rollingCurrent {
+      guard let instance = instances[current], instance.want != .gone else {
+        rollingCurrent = nil
+        return advanceRollingRestart()
+      }
+      switch instance.state {
+      case .running where instance.readyAt != nil, .exited:
+        rollingCurrent = nil
+      default:
+        return  // still on its way back
+      }
+    }
+    while rollingCurrent == nil, !rollingQueue.isEmpty {
+      let id = rollingQueue.removeFirst()
+      guard let instance = instances[id], instance.want == .up else { continue }
+      instances[id]?.want = .cycle
+      instances[id]?.restarts += 1
+      rollingCurrent = id
+      markDirty(id)
     }
   }
 

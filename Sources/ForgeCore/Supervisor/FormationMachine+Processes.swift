@@ -26,8 +26,8 @@ extension FormationMachine {
     instances[id]?.pid = pid
     instances[id]?.startedAt = now
     setState(id, .running(pid: pid))
-    rollingPending.remove(id)
     announce(id, "started with pid \(pid)")
+    beginReadiness(id, now: now)
     markDirty(id)  // a stop or scale-down may have come while it was being spawned
   }
 
@@ -35,7 +35,6 @@ extension FormationMachine {
   mutating func spawnFailed(_ id: InstanceID, reason: String, now: Deadline) {
     guard let instance = instances[id], instance.state == .spawning else { return }
     announce(id, "failed to start: \(reason)")
-    rollingPending.remove(id)
     instances[id]?.startedAt = now
     instances[id]?.lastStatus = .exited(127)
     setState(id, .exited(.exited(127)))
@@ -77,7 +76,7 @@ extension FormationMachine {
 
   /// Decides what follows an exit nobody asked for: a restart after the backoff, the end of
   /// this instance (`on-failure` after success), or the end of the formation.
-  private mutating func applyPolicy(_ id: InstanceID, status: WaitStatus, now: Deadline) {
+  mutating func applyPolicy(_ id: InstanceID, status: WaitStatus, now: Deadline) {
     guard var instance = instances[id] else { return }
     let policy = rules.restart
     let type = rules.types[id.typeIndex]
@@ -86,6 +85,12 @@ extension FormationMachine {
     case .never: restarts = false
     case .onFailure: restarts = !status.isSuccess
     case .always: restarts = true
+    }
+    if type.isTask && status.isSuccess {
+      // A task is done: what waits for it may start, and nothing else changes.
+      completed = true
+      markDependents(of: id.typeIndex)
+      return
     }
     guard restarts else {
       if type.restart == .onFailure && status.isSuccess {
@@ -119,7 +124,7 @@ extension FormationMachine {
   mutating func groupEmpty(_ pgid: Int32) {
     guard let group = groups.removeValue(forKey: pgid) else { return }
     leaderless.remove(pgid)
-    if group.leaderRunning { byPid[pgid] = nil }
+    // A leader not yet reaped stays in `byPid`: its exit, when it comes, is still its instance's.
     output.append(.collectOutput(group: pgid))
     markDirty(group.owner)
   }

@@ -37,11 +37,40 @@ extension FormationMachine {
   mutating func beginShutdown(now: Deadline) {
     guard phase == .running else { return }
     phase = .stopping
+    stopStage = 0
     rollingQueue = []
-    rollingPending = []
-    announce(nil, "sending \(stopSignalNames()) to all processes")
+    rollingCurrent = nil
+    if lastStopStage == 0 {
+      announce(nil, "sending \(stopSignalNames()) to all processes")
+    } else {
+      announce(nil, "stopping in order: " + stageNames().joined(separator: ", then "))
+    }
     for id in instances.keys.sorted() { markDirty(id) }  // reconcile stops each
-    for (pgid, group) in groups where group.stage == nil { beginTeardown(of: pgid, now: now) }
+    tearDownLeftovers(upTo: stopStage, now: now)
+  }
+
+  /// The types of each stop stage: "web and worker", "redis".
+  private func stageNames() -> [String] {
+    (0...lastStopStage).map { stage in
+      rules.types.filter { $0.stopStage == stage }.map(\.name).joined(separator: " and ")
+    }.filter { !$0.isEmpty }
+  }
+
+  /// Leftover groups (of exited processes) of the stages being stopped.
+  private mutating func tearDownLeftovers(upTo stage: Int, now: Deadline) {
+    for (pgid, group) in groups where group.stage == nil && rules.types[group.owner.typeIndex].stopStage <= stage {
+      beginTeardown(of: pgid, now: now)
+    }
+  }
+
+  /// Whether everything of the stages up to `stage` is gone.
+  private func stagesGone(upTo stage: Int) -> Bool {
+    for group in groups.values where rules.types[group.owner.typeIndex].stopStage <= stage { return false }
+    for instance in instances.values where rules.types[instance.id.typeIndex].stopStage <= stage {
+      if case .exited = instance.state { continue }
+      return false
+    }
+    return true
   }
 
   /// "SIGTERM", or each type's signal where they differ ("SIGINT to web, SIGTERM to worker").
@@ -55,6 +84,15 @@ extension FormationMachine {
   }
 
   private mutating func killEverything(now: Deadline) {
+    if phase == .stopping && stopStage < lastStopStage {
+      // Every stage at once: what was waiting for its turn is stopped now too.
+      stopStage = lastStopStage
+      for id in instances.keys.sorted() {
+        guard case .running(let pid)? = instances[id]?.state else { continue }
+        setState(id, .stopping(group: pid, leader: nil))
+        beginTeardown(of: pid, now: now)
+      }
+    }
     if phase == .stopping {
       // Instances not yet asked (a spawn answered during this stop) are asked and killed.
       for (pgid, _) in groups { beginTeardown(of: pgid, now: now) }
@@ -69,6 +107,11 @@ extension FormationMachine {
     case .running:
       if completed && unfinished == 0 { endFormation(status: 0, now: now) }
     case .stopping:
+      while stopStage < lastStopStage && stagesGone(upTo: stopStage) {
+        stopStage += 1
+        for id in instances.keys.sorted() where rules.types[id.typeIndex].stopStage == stopStage { markDirty(id) }
+        tearDownLeftovers(upTo: stopStage, now: now)
+      }
       guard unfinished == 0 && groups.isEmpty else { return }
       if childrenMayRemain {
         // Children outside the formation's groups: orphans that left their group (setpgid,

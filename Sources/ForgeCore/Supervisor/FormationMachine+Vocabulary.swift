@@ -19,6 +19,16 @@ extension FormationMachine {
     case restartAll
     case forward(signal: Int32)
     case outputDrained
+    /// What a readiness or health probe found for the process `pid` of an instance (log and
+    /// notify probes report only success, when it happens).
+    case probeResult(InstanceID, pid: Int32, purpose: ProbePurpose, ok: Bool, detail: String)
+    /// `STATUS=` from sd_notify.
+    case statusText(InstanceID, pid: Int32, text: String)
+  }
+
+  enum ProbePurpose: Equatable, Sendable {
+    case readiness
+    case health
   }
 
   enum Action: Equatable, Sendable {
@@ -40,5 +50,7 @@ extension FormationMachine {
     case instancesAdded
     case beginDrain
     case exit(Int32)
+    /// Ask the instance's process `pid` once (`port`, `http:`, `exec:` probes).
+    case runProbe(InstanceID, pid: Int32, purpose: ProbePurpose)
   }
 }

@@ -21,6 +21,24 @@ struct FormationMachine {
     let name: String
     let restart: RestartPolicy.Mode
     let teardown: Teardown
+    /// nil: ready as soon as it has started.
+    var readiness: Probe? = nil
+    var readyTimeout: Deadline = 60_000_000_000
+    var health: Probe? = nil
+    var healthInterval: Deadline = 10_000_000_000
+    /// Types that must be ready (or done) before this one starts.
+    var gates: [Gate] = []
+    /// Types whose gates name this one.
+    var dependents: [Int] = []
+    /// Another type waits for it to finish: its clean exit does not end the formation.
+    var isTask = false
+    /// Stopped in this stage: dependents first (0), then what they depend on.
+    var stopStage = 0
+  }
+
+  struct Gate: Equatable, Sendable {
+    let typeIndex: Int
+    let condition: StartOrder.Condition
   }
 
   struct Rules: Sendable {
@@ -31,6 +49,8 @@ struct FormationMachine {
     /// How often groups whose leader has exited are looked at: such a group can empty without
     /// a SIGCHLD reaching forge (its last member's parent left with setsid and reaped it).
     var groupRecheck: Deadline = 250_000_000
+    /// For the port in readiness messages ("port 5000").
+    var basePort = 5000
   }
 
   struct TypeCount: Equatable, Sendable {
@@ -44,6 +64,9 @@ struct FormationMachine {
     case cycle
     /// Scaled away: stop it, then forget it.
     case gone
+    /// It failed without exiting (not ready in time): stop it, then apply the restart policy
+    /// as for an exit with status 1.
+    case recover
   }
 
   enum State: Equatable, Sendable {
@@ -67,6 +90,18 @@ struct FormationMachine {
     var startedAt: Deadline = 0
     /// How its last process ended.
     var lastStatus: WaitStatus?
+    /// When its current process became ready (nil: not yet).
+    var readyAt: Deadline?
+    /// The next readiness or health probe, and the readiness deadline.
+    var nextProbeAt: Deadline?
+    var probeInterval: Deadline = 0
+    var readyDeadline: Deadline?
+    var healthFailures = 0
+    var healthy: Bool?
+    /// `STATUS=` from sd_notify.
+    var statusText: String?
+    /// "waiting for redis (ready)" was said for the current wait.
+    var toldWaiting = false
     /// Times of recent exits that led to a restart, for the give-up window.
     var failures: [Deadline] = []
     var backoffSeconds = 0.0
@@ -95,6 +130,8 @@ struct FormationMachine {
     case group(Int32)
     case sweep
     case recheck
+    case probe(InstanceID)
+    case readyTimeout(InstanceID)
   }
 
   let rules: Rules
@@ -118,15 +155,20 @@ struct FormationMachine {
   var forcedKill = false
   var unkillable = false
   var childrenMayRemain = false
-  /// A rolling restart: the types still to do, and the instances of the current one not yet back.
-  var rollingQueue: [Int] = []
-  var rollingPending: Set<InstanceID> = []
+  /// A rolling restart: the instances still to restart, one at a time, and the one under way
+  /// (the next goes once it is ready again).
+  var rollingQueue: [InstanceID] = []
+  var rollingCurrent: InstanceID?
+  /// While stopping: the stage being stopped (dependents first), and the last one.
+  var stopStage = 0
+  var lastStopStage = 0
   var dirty: [InstanceID] = []
   var output: [Action] = []
 
   init(rules: Rules) {
     self.rules = rules
     activeCounts = Array(repeating: 0, count: rules.types.count)
+    lastStopStage = rules.types.map(\.stopStage).max() ?? 0
   }
 
   /// When the machine next needs a `timer` input, if ever.
@@ -152,6 +194,10 @@ struct FormationMachine {
     case .restartAll: restartAll()
     case .forward(let signal): forward(signal)
     case .outputDrained: outputDrained()
+    case .probeResult(let id, let pid, let purpose, let ok, let detail):
+      probeResult(id, pid: pid, purpose: purpose, ok: ok, detail: detail, now: now)
+    case .statusText(let id, let pid, let text):
+      if case .running(pid)? = instances[id]?.state { instances[id]?.statusText = text }
     }
     reconcile(now: now)
     let actions = output
@@ -195,13 +241,14 @@ struct FormationMachine {
         instances[id]?.want = .up
         setState(id, .waiting(until: now, isRestart: false))
         reconcile(id, now: now)
-      } else if until <= now {
+      } else if until <= now && gatesOpen(for: id) {
         if isRestart { instances[id]?.restarts += 1 }  // counted when it happens, as `docker ps` does
+        instances[id]?.toldWaiting = false
         setState(id, .spawning)
         output.append(.spawn(id))
       }
     case .running(let pid):
-      if stopping || instance.want != .up {
+      if (stopping && rules.types[id.typeIndex].stopStage <= stopStage) || instance.want != .up {
         setState(id, .stopping(group: pid, leader: nil))
         beginTeardown(of: pid, now: now)
       }
@@ -218,11 +265,17 @@ struct FormationMachine {
         instances[id]?.want = .up
         setState(id, .waiting(until: now, isRestart: false))
         reconcile(id, now: now)
+      case .recover:
+        instances[id]?.want = .up
+        instances[id]?.lastStatus = .exited(1)
+        setState(id, .exited(.exited(1)))
+        applyPolicy(id, status: .exited(1), now: now)
+        if case .waiting? = instances[id]?.state { reconcile(id, now: now) }
       }
     case .exited:
       if instance.want == .gone {
         remove(id)
-      } else if instance.want == .cycle && !stopping {
+      } else if (instance.want == .cycle || instance.want == .recover) && !stopping {
         instances[id]?.want = .up
         setState(id, .waiting(until: now, isRestart: false))
         reconcile(id, now: now)
@@ -244,7 +297,6 @@ struct FormationMachine {
   mutating func remove(_ id: InstanceID) {
     guard let instance = instances.removeValue(forKey: id) else { return }
     if case .exited = instance.state {} else { unfinished -= 1 }
-    rollingPending.remove(id)
   }
 
   mutating func markDirty(_ id: InstanceID) { dirty.append(id) }
@@ -266,6 +318,8 @@ struct FormationMachine {
       case .recheck:
         recheckAt = nil
         if !leaderless.isEmpty { output.append(.probe(leaderless.sorted())) }
+      case .probe(let id): probeDue(id, now: now)
+      case .readyTimeout(let id): readyTimedOut(id, now: now)
       }
     }
   }
@@ -282,6 +336,10 @@ struct FormationMachine {
       return stage.deadline == entry.deadline
     case .recheck:
       return recheckAt == entry.deadline
+    case .probe(let id):
+      return instances[id]?.nextProbeAt == entry.deadline
+    case .readyTimeout(let id):
+      return instances[id]?.readyDeadline == entry.deadline
     }
   }
 

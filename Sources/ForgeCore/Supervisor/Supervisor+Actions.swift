@@ -47,6 +47,8 @@ extension Supervisor {
       pump.beginDrain(now: Clock.now())
     case .exit:
       break  // the loop ends once the machine has finished
+    case .runProbe(let id, let pid, let purpose):
+      runProbe(id, pid: pid, purpose: purpose)
     }
   }
 
@@ -55,9 +57,12 @@ extension Supervisor {
     let entry = project.procfile.entries[id.typeIndex]
     let name = "\(entry.name).\(id.number)"
     let port = PortPlan.port(base: project.basePort, typeIndex: id.typeIndex, instance: id.number)
+    var environment = project.environment(for: name, port: port)
+    if let notify, options.readiness.probe(for: entry.name) == .notify {
+      environment.append("NOTIFY_SOCKET=\(notify.path)")
+    }
     var request = SpawnRequest(
-      path: "/bin/sh", arguments: ["/bin/sh", "-c", entry.command],
-      environment: project.environment(for: name, port: port), output: -1)
+      path: "/bin/sh", arguments: ["/bin/sh", "-c", entry.command], environment: environment, output: -1)
     var stream: PipeStream?
     do {
       let pid: Int32
@@ -74,7 +79,10 @@ extension Supervisor {
         pid = try spawn(request)
         pipe.write.close()
       }
-      if let stream { pump.bind(stream, group: pid) }  // a session leader leads its own group
+      if let stream {
+        pump.bind(stream, group: pid)  // a session leader leads its own group
+        if case .log(let text)? = options.readiness.probe(for: entry.name) { stream.readyText = Array(text.utf8) }
+      }
       inputs.append(.spawned(id, pid: pid))
     } catch {
       if let stream { pump.discard(stream) }

@@ -3,7 +3,8 @@
 extension Supervisor {
   typealias InstanceID = FormationMachine.InstanceID
 
-  func respond(to request: ControlRequest, from client: ControlConnection) throws(ControlError) -> String {
+  /// The reply, or nil when it waits for the formation (`Supervisor+Waiting`).
+  func respond(to request: ControlRequest, from client: ControlConnection) throws(ControlError) -> String? {
     switch request {
     case .ps:
       let now = Clock.now()
@@ -24,21 +25,30 @@ extension Supervisor {
       client.waitsForExit = true
       feed(.stop(reason: "stop request", escalates: false))
       return ControlReply.success([("stopping", .bool(true))])
-    case .restart(let target):
+    case .restart(let target, let wait):
       let names = try restart(target)
-      return ControlReply.success([("restarting", .array(names.map(JSONValue.string)))])
-    case .scale(let counts, let deltas):
-      try scale(counts: counts, deltas: deltas)
-      return ControlReply.success([("formation", formation())])
+      let reply = ControlReply.success([("restarting", .array(names.map(JSONValue.string)))])
+      guard wait else { return reply }
+      return later(client, .restart(reply: reply), until: nil)
+    case .scale(let counts, let deltas, let wait):
+      let types = try scale(counts: counts, deltas: deltas)
+      guard wait else { return ControlReply.success([("formation", formation())]) }
+      return later(client, .ready(types: types, scaled: true), until: nil)
+    case .wait(let names, let timeout):
+      var types: [Int] = []
+      for name in names { types.append(try typeIndex(name)) }
+      if types.isEmpty { types = Array(project.procfile.entries.indices) }
+      return later(
+        client, .ready(types: types, scaled: false), until: Clock.now() &+ Clock.nanoseconds(seconds: timeout))
     }
   }
 
   /// The current count per type, in Procfile order: instances not being scaled away.
-  private func formation() -> JSONValue {
+  func formation() -> JSONValue {
     .object(project.procfile.entries.enumerated().map { ($1.name, .number(Double(machine.activeCounts[$0]))) })
   }
 
-  private func name(_ id: InstanceID) -> String { "\(project.procfile.entries[id.typeIndex].name).\(id.number)" }
+  func name(_ id: InstanceID) -> String { "\(project.procfile.entries[id.typeIndex].name).\(id.number)" }
 
   private func describe(_ instance: FormationMachine.Instance, now: Deadline) -> JSONValue {
     let id = instance.id
@@ -71,13 +81,18 @@ extension Supervisor {
       ("next_retry", retry.map { .number(Double($0 / 1_000_000) / 1000) } ?? .null),
     ]
     if let status { fields.append(("exit_status", .number(Double(status.shellStatus)))) }
+    let ready = pid != nil && instance.readyAt != nil
+    fields.append(("ready", .bool(ready)))
+    fields.append(("ready_at", ready ? instance.readyAt.map { .string(wallTime(of: $0, now: now)) } ?? .null : .null))
+    fields.append(("healthy", instance.healthy.map(JSONValue.bool) ?? .null))
+    fields.append(("status_text", instance.statusText.map(JSONValue.string) ?? .null))
     return .object(fields)
   }
 
   // MARK: - Scale
 
   /// Validates everything first, so an unknown type changes nothing.
-  private func scale(counts: [(String, Int)], deltas: [(String, Int)]) throws(ControlError) {
+  private func scale(counts: [(String, Int)], deltas: [(String, Int)]) throws(ControlError) -> [Int] {
     guard machine.phase == .running else { throw ControlError("forge is stopping") }
     var targets: [FormationMachine.TypeCount] = []
     func current(_ index: Int) -> Int {
@@ -105,9 +120,10 @@ extension Supervisor {
       try set(index, max(0, current(index) + value), name)
     }
     feed(.scale(targets))
+    return targets.map(\.typeIndex)
   }
 
-  private func typeIndex(_ name: String) throws(ControlError) -> Int {
+  func typeIndex(_ name: String) throws(ControlError) -> Int {
     guard let index = project.procfile.index(of: name) else {
       throw ControlError("unknown process type \"\(name)\" (known: \(project.procfile.names.joined(separator: ", ")))")
     }
@@ -138,5 +154,12 @@ extension Supervisor {
     }
     feed(.restart(chosen))
     return chosen.map(name)
+  }
+
+  /// A monotonic time as RFC 3339 wall-clock time (UTC, milliseconds).
+  private func wallTime(of time: Deadline, now: Deadline) -> String {
+    let wall = Clock.wall()
+    let milliseconds = wall.seconds * 1000 + wall.milliseconds - Int((now &- time) / 1_000_000)
+    return WallTime.rfc3339(milliseconds / 1000, milliseconds % 1000)
   }
 }

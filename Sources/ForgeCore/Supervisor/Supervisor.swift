@@ -17,12 +17,18 @@ final class Supervisor {
     /// own orphans as a child subreaper, and says so once.
     var otherInit: String?
     var control: ControlServer?
+    var readiness = ProbeSettings()
+    var health = ProbeSettings()
+    var readyTimeoutSeconds = 60.0
+    var healthIntervalSeconds = 10.0
+    var order = StartOrder()
   }
 
   static let signalToken: UInt64 = 1
   static let stdoutToken: UInt64 = 2
   static let controlToken: UInt64 = 3
   static let pipesToken: UInt64 = 4
+  static let notifyToken: UInt64 = 5
   static let firstClientToken: UInt64 = 16
 
   let project: Project
@@ -31,6 +37,9 @@ final class Supervisor {
   let signals: SignalFD
   let pump: OutputPump
   let control: ControlSession?
+  let probes = ProbeRunner()
+  /// `NOTIFY_SOCKET`, when a type's readiness is `notify`.
+  var notify: NotifySocket?
   var machine: FormationMachine
   var forgeSource: LogSource
   var nameWidth: Int
@@ -40,6 +49,8 @@ final class Supervisor {
   var feeding = false
   /// Set when the signalfd failed: signals are then polled on every pass.
   var pollingSignals = false
+  /// Control clients waiting for the formation.
+  var waiters: [Waiter] = []
 
   init(project: Project, options: Options) throws(SystemError) {
     self.project = project
@@ -65,16 +76,38 @@ final class Supervisor {
 
   static func rules(project: Project, options: Options) -> FormationMachine.Rules {
     let grace = Clock.nanoseconds(seconds: project.settings.timeoutSeconds)
-    let types = project.procfile.entries.map { entry in
-      FormationMachine.ProcessType(
+    let names = project.procfile.names
+    let stages = options.order.stopStages(types: names)
+    let tasks = options.order.tasks
+    var types = project.procfile.entries.enumerated().map { index, entry in
+      var type = FormationMachine.ProcessType(
         name: entry.name, restart: options.restart.mode(for: entry.name),
         teardown: Teardown(
           stopSignal: options.stopSignals.signal(for: entry.name), grace: grace, bound: Teardown.defaultBound))
+      type.readiness = options.readiness.probe(for: entry.name)
+      type.readyTimeout = Clock.nanoseconds(seconds: options.readyTimeoutSeconds)
+      type.health = options.health.probe(for: entry.name)
+      type.healthInterval = Clock.nanoseconds(seconds: options.healthIntervalSeconds)
+      type.isTask = tasks.contains(entry.name)
+      type.stopStage = stages[index]
+      type.gates = options.order.dependencies(of: entry.name).compactMap { dependency in
+        names.firstIndex(of: dependency.on).map {
+          FormationMachine.Gate(typeIndex: $0, condition: dependency.condition)
+        }
+      }
+      return type
     }
-    return FormationMachine.Rules(
+    for index in types.indices {
+      for gate in types[index].gates where !types[gate.typeIndex].dependents.contains(index) {
+        types[gate.typeIndex].dependents.append(index)
+      }
+    }
+    var rules = FormationMachine.Rules(
       types: types, restart: options.restart,
       orphanTeardown: Teardown(
         stopSignal: options.stopSignals.defaultSignal, grace: grace, bound: Teardown.defaultBound))
+    rules.basePort = project.basePort
+    return rules
   }
 
   // MARK: - Running
@@ -90,6 +123,18 @@ final class Supervisor {
       return 1
     }
     control?.start(now: Clock.now())
+    if project.procfile.names.contains(where: { options.readiness.probe(for: $0) == .notify }) {
+      do {
+        let socket = try NotifySocket(path: Self.notifyPath(root: project.settings.root))
+        try loop.add(socket.fd.raw, events: Epoll.input, token: Self.notifyToken)
+        notify = socket
+      } catch {
+        writeRaw(2, "forge: cannot create the notify socket: \(error)\n")
+        return 1
+      }
+    }
+    defer { notify?.close() }
+    pump.onReadyLine = { [unowned self] stream in self.readyLine(in: stream) }
     if Forge.closedAtStart.contains(1) {
       pump.writer.discardOutput()
       writeRaw(2, "forge: stdout is closed; no log output, still supervising\n")
@@ -119,6 +164,8 @@ final class Supervisor {
       pump.writer.formatter.updateClock()
       for event in events { dispatch(event, now: now) }
       if pollingSignals { handle(Signal.takePending()) }
+      probes.expire(now: now)
+      if machine.phase != .running && !probes.isEmpty { probes.killAll() }
       if let due = machine.nextDeadline, due <= now {
         // A leader whose SIGCHLD is not read yet must not be killed (and counted) as if it
         // had outlived the grace period.
@@ -126,6 +173,7 @@ final class Supervisor {
         feed(.timer)
       }
       control?.timers(now: now)
+      serveWaiters(now: now)
       if case .draining = machine.phase, pump.drainPass(now: now) { feed(.outputDrained) }
       tell(now: now)
     }
@@ -135,7 +183,7 @@ final class Supervisor {
     if pollingSignals { return 50 }
     if case .draining = machine.phase, !pump.paused, !pump.isEmpty { return 0 }
     var next = machine.nextDeadline
-    for deadline in [pump.nextDeadline, control?.nextDeadline] {
+    for deadline in [pump.nextDeadline, control?.nextDeadline, probes.nextDeadline, waitersDeadline] {
       if let deadline, deadline < (next ?? .max) { next = deadline }
     }
     guard let next else { return -1 }
@@ -149,6 +197,7 @@ final class Supervisor {
     case Self.stdoutToken: pump.flush(now: now)
     case Self.pipesToken: pump.pipesReady()
     case Self.controlToken: control?.acceptReady(now: now)
+    case Self.notifyToken: readNotifications()
     default:
       control?.service(event) { request, client throws(ControlError) in try self.respond(to: request, from: client) }
     }
@@ -180,7 +229,13 @@ final class Supervisor {
   func reapChildren() {
     var exits: [(pid: Int32, status: WaitStatus)] = []
     let none = reapExitedChildren { pid, status in exits.append((pid, status)) }
-    for exit in exits { feed(.reaped(pid: exit.pid, status: exit.status)) }
+    for exit in exits {
+      if probes.owns(exit.pid) {
+        if let result = probes.finished(exit.pid, status: exit.status) { feed(result) }
+      } else {
+        feed(.reaped(pid: exit.pid, status: exit.status))
+      }
+    }
     if none { feed(.childrenGone) }
   }
 

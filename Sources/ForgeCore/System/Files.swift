@@ -15,6 +15,17 @@ enum Files {
     return bytes
   }
 
+  static func processID() -> Int32 { getpid() }
+
+  /// The path of forge's own binary (to run itself as a probe).
+  static func currentExecutable() -> String {
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let n = buffer.withUnsafeMutableBytes { raw in
+      readlink("/proc/self/exe", raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
+    }
+    return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : "/proc/self/exe"
+  }
+
   static func exists(_ path: String) -> Bool {
     access(path, F_OK) == 0
   }

@@ -18,4 +18,11 @@ enum Memory {
   static func move(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
     if count > 0 { memmove(destination, source, count) }
   }
+
+  /// Whether `needle` occurs in `haystack`.
+  static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+    guard !needle.isEmpty else { return true }
+    guard let base = haystack.baseAddress, haystack.count >= needle.count else { return false }
+    return needle.withUnsafeBytes { memmem(base, haystack.count, $0.baseAddress!, needle.count) != nil }
+  }
 }

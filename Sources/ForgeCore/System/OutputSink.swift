@@ -52,6 +52,13 @@ final class OutputSink {
       if reopened >= 0 {
         owned = FileDescriptor(reopened)
         descriptor = reopened
+        // A pipe (`forge start | cat`, Docker's log FIFO) of 1 MiB rather than 64 KiB: forge
+        // writes many lines per call, and a small pipe makes each burst a series of short
+        // writes and waits. Only a pipe of the default size (a size someone chose is kept), and
+        // best effort: beyond the user's limits the size stays as it was.
+        if type == S_IFIFO && cglibc_fcntl_getpipe_sz(reopened) == 65536 {
+          _ = cglibc_fcntl_setpipe_sz(reopened, 1 << 20)
+        }
       } else {
         descriptor = fd  // blocking writes: slower readers slow forge, nothing is lost
       }

@@ -11,6 +11,12 @@ struct SystemError: Error, CustomStringConvertible, Equatable {
     let what = path.map { "\(operation) \($0)" } ?? operation
     return "\(what): \(String(cString: strerror(errno)))"
   }
+
+  /// The errno's text, lower case as in "connection refused".
+  var reason: String {
+    let text = String(cString: strerror(errno))
+    return text.prefix(1).lowercased() + text.dropFirst()
+  }
 }
 
 /// Runs a call that returns -1 and sets errno on failure. errno is read before anything else

@@ -1,0 +1,50 @@
+/// The driver's side of readiness: running probes, matching `log:` lines, and reading
+/// sd_notify messages, each turned into a `probeResult` or `statusText` input.
+extension Supervisor {
+  /// `.forge.notify` in the root, unless that path is too long for a socket address.
+  static func notifyPath(root: String) -> String {
+    let path = Path.join(root, ".forge.notify")
+    return path.utf8.count < 108 ? path : "/tmp/forge-\(Files.processID()).notify"
+  }
+
+  func runProbe(_ id: FormationMachine.InstanceID, pid: Int32, purpose: FormationMachine.ProbePurpose) {
+    let entry = project.procfile.entries[id.typeIndex]
+    let probe = purpose == .readiness ? options.readiness.probe(for: entry.name) : options.health.probe(for: entry.name)
+    guard let probe else { return }
+    let name = "\(entry.name).\(id.number)"
+    let port = PortPlan.port(base: project.basePort, typeIndex: id.typeIndex, instance: id.number)
+    if let result = probes.start(
+      probe, for: id, pid: pid, purpose: purpose, port: port,
+      environment: project.environment(for: name, port: port), now: Clock.now())
+    {
+      inputs.append(result)
+    }
+  }
+
+  /// A `log:` line was seen in an instance's output.
+  func readyLine(in stream: PipeStream) {
+    feed(.probeResult(stream.instance, pid: stream.group, purpose: .readiness, ok: true, detail: ""))
+  }
+
+  /// Messages on `NOTIFY_SOCKET`, accepted only from a process of an instance's process group
+  /// or session (its pid comes with the message).
+  func readNotifications() {
+    guard let notify else { return }
+    while let message = notify.receive() {
+      guard let (group, session) = processGroupAndSession(message.pid) else { continue }
+      guard let owner = machine.groups[group]?.owner ?? machine.groups[session]?.owner,
+        case .running(let leader)? = machine.instances[owner]?.state, leader == group || leader == session
+      else { continue }
+      for (key, value) in message.fields {
+        switch key {
+        case "READY" where value == "1":
+          feed(.probeResult(owner, pid: leader, purpose: .readiness, ok: true, detail: ""))
+        case "STATUS":
+          feed(.statusText(owner, pid: leader, text: value))
+        default:
+          break
+        }
+      }
+    }
+  }
+}

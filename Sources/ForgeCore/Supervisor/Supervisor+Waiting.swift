@@ -1,0 +1,83 @@
+/// Control requests whose reply waits for the formation: `forge restart` (until the last
+/// instance is ready again), `forge scale --wait` and `forge wait` (until the types are ready).
+extension Supervisor {
+  enum WaitFor {
+    case restart(reply: String)
+    /// Every instance of the types ready (or finished with status 0, for tasks).
+    case ready(types: [Int], scaled: Bool)
+  }
+
+  struct Waiter {
+    let client: ControlConnection
+    let waitFor: WaitFor
+    let until: Deadline?
+    let since: Deadline
+  }
+
+  /// Registers the client and answers at once if there is nothing to wait for.
+  func later(_ client: ControlConnection, _ waitFor: WaitFor, until: Deadline?) -> String? {
+    let now = Clock.now()
+    let waiter = Waiter(client: client, waitFor: waitFor, until: until, since: now)
+    if let reply = answer(waiter, now: now) { return reply }
+    waiters.append(waiter)
+    return nil
+  }
+
+  /// After each pass of the loop: replies to the waiters that can have theirs.
+  func serveWaiters(now: Deadline) {
+    guard !waiters.isEmpty else { return }
+    waiters.removeAll { waiter in
+      guard let reply = answer(waiter, now: now) else { return false }
+      control?.answer(waiter.client, reply)
+      return true
+    }
+  }
+
+  var waitersDeadline: Deadline? { waiters.compactMap(\.until).min() }
+
+  private func answer(_ waiter: Waiter, now: Deadline) -> String? {
+    let stopping = machine.phase != .running
+    switch waiter.waitFor {
+    case .restart(let reply):
+      if stopping { return ControlReply.failure("forge is stopping") }
+      return machine.isRestarting ? nil : reply
+    case .ready(let types, let scaled):
+      let missing = notReady(types)
+      if missing.isEmpty {
+        if scaled { return ControlReply.success([("formation", formation())]) }
+        return ControlReply.success([("ready", .array(readyNames(types).map(JSONValue.string)))])
+      }
+      let list = missing.joined(separator: ", ")
+      if stopping { return ControlReply.failure("forge is stopping; not ready: \(list)") }
+      if let until = waiter.until, until <= now {
+        let seconds = formatSeconds(Double(until &- waiter.since) / 1e9)
+        return ControlReply.failure("not ready after \(seconds) s: \(list)")
+      }
+      return nil
+    }
+  }
+
+  private func instances(of types: [Int]) -> [FormationMachine.Instance] {
+    types.flatMap { type in
+      (0..<machine.activeCounts[type]).compactMap {
+        machine.instances[FormationMachine.InstanceID(typeIndex: type, number: $0 + 1)]
+      }
+    }
+  }
+
+  private func isReady(_ instance: FormationMachine.Instance) -> Bool {
+    switch instance.state {
+    case .running: return instance.readyAt != nil
+    case .exited(.exited(0)?): return true
+    default: return false
+    }
+  }
+
+  private func notReady(_ types: [Int]) -> [String] {
+    instances(of: types).filter { !isReady($0) }.map { name($0.id) }
+  }
+
+  private func readyNames(_ types: [Int]) -> [String] {
+    instances(of: types).map { name($0.id) }
+  }
+}
