@@ -9,7 +9,7 @@ BUILD_FLAGS ?=
 STATIC_LIBS = $(CURDIR)/.build-static-libs
 RELEASE_FLAGS = -c release --static-swift-stdlib -Xlinker -L$(STATIC_LIBS)
 
-.PHONY: static-libs build run test test-asan test-tsan bench fuzz soak lint format install release clean
+.PHONY: static-libs build run test test-asan test-tsan sim bench fuzz soak lint format install release clean
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)
@@ -30,6 +30,14 @@ test-tsan:
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 
+# Deterministic simulation of the formation machine against a fake process table: seeds 1…SEEDS
+# (default 4000), or one SEED replayed with its trace. Hashing is seeded the same in every run,
+# so a replay takes the very same steps.
+sim:
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	SWIFT_DETERMINISTIC_HASHING=1 $(if $(SEEDS),FORGE_SIM_SEEDS=$(SEEDS)) $(if $(SEED),FORGE_SIM_SEED=$(SEED)) \
+		$(SWIFT) test --skip-build $(BUILD_FLAGS) --filter FormationSimulationTests
+
 # libFuzzer on the parsers, the control protocol and line assembly (FUZZ_SECONDS each, default 60).
 fuzz:
 	Fuzz/run.sh
@@ -40,9 +48,11 @@ soak: static-libs
 	$(SWIFT) build $(RELEASE_FLAGS)
 	python3 bench/soak.py --forge "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge"
 
+# The RSS floor row builds a do-nothing Swift program with the same flags (.build/bench-floor/).
 bench: static-libs
 	$(SWIFT) build $(RELEASE_FLAGS)
-	python3 bench/bench.py --forge "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge"
+	python3 bench/bench.py --forge "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge" \
+		--swift "$(SWIFT)" --swift-flags "$(RELEASE_FLAGS)"
 
 lint:
 	$(SWIFT) format lint --strict --recursive --configuration .swift-format Package.swift Sources Tests Fuzz

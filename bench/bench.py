@@ -5,9 +5,12 @@
 
     python3 bench/bench.py --forge .build/release/forge [--quick]
 
-Every workload compares forge with a plain `producer | cat > file` pipeline run in the same
-invocation, so the ratios hold on a shared, noisy machine even when the absolute seconds do
-not. Runs of forge and of its baseline are interleaved and the median is reported.
+Every workload compares forge with a baseline run in the same invocation, so the ratios hold
+on a shared, noisy machine even when the absolute seconds do not: a plain `producer | cat >
+file` pipeline (or `cat FILE | cat > file` when forge's stdout is a pipe), forge relaying the
+same process alone (one chatty process among 999 idle ones), a do-nothing static Swift binary
+(idle RSS) and an sh loop (starting 300 instances). Runs of forge and of its baseline are
+interleaved and the median is reported; a markdown summary ends the output.
 
 Every line forge writes is checked: each producer's lines must all arrive, exactly once, in
 order, whole, with the right prefix. Any failure is printed as it happens and makes the script
@@ -20,6 +23,7 @@ with the C compiler when there is one (see `Bench.build_helpers`).
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import json
 import os
@@ -54,12 +58,22 @@ class Plan:
     backpressure_lines: int = 300_000  # ~32 MB through a ~6 MB/s reader: ~5 s
     idle_seconds: float = 5.0
     idle_children: int = 10
+    chatty_bytes: int = 500 * 2**20  # relayed per run by the one chatty process
+    chatty_idle: int = 999  # idle processes beside it
+    chatty_runs: int = 5  # relays per formation (alone / among the idle ones), alternating
+    rss_runs: int = 5  # samples of forge's idle RSS and of the floor's
+    start_instances: int = 300
+    start_runs: int = 5
 
 
-QUICK = Plan(lines=100_000, runs=1, compare_runs=1, backpressure_lines=30_000, idle_seconds=1.0)
+QUICK = Plan(lines=100_000, runs=1, compare_runs=1, backpressure_lines=30_000, idle_seconds=1.0,
+             chatty_bytes=20 * 2**20, chatty_runs=1, rss_runs=1, start_runs=1)
 
 TARGET_SINGLE = 1.5  # forge / cat, one producer (from the issue)
 TARGET_FOUR = 2.0  # forge / cat, four producers
+TARGET_PIPE = 1.5  # `forge | cat` / `cat file | cat`, one producer
+TARGET_CHATTY = 1.5  # one chatty process among the idle ones / the same process alone (wall and CPU)
+RSS_OVER_FLOOR = 2 * 2**20  # forge idle with 10 children <= a do-nothing static Swift binary + this
 BACKPRESSURE_RSS_LIMIT = 16 * 1024 * 1024
 
 # --------------------------------------------------------------------------------------------
@@ -241,6 +255,82 @@ with open(out, "wb") as f:
         f.write(data)
         time.sleep(pause)
 '''
+
+VERIFY_C = r"""
+/* verify PREFIX ID COUNT < FILE
+ * Exits 0 if stdin is exactly COUNT lines of `producer ID COUNT`, each behind PREFIX (forge's
+ * "name | "), and nothing else; otherwise says where it differs and exits 1. The chatty
+ * workload relays hundreds of MB per run: too much to check line by line in Python. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { LINE = 100, HEAD = 14 };
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: verify PREFIX ID COUNT < FILE\n");
+        return 2;
+    }
+    const char *prefix = argv[1];
+    size_t plen = strlen(prefix);
+    int id = atoi(argv[2]);
+    long long count = atoll(argv[3]);
+    setvbuf(stdin, NULL, _IOFBF, 1 << 20);
+    char want[LINE], digits[10];
+    memset(digits, '0', 10);
+    int fill = (id * 3) % 26;
+    char *line = NULL;
+    size_t cap = 0;
+    for (long long seq = 0; seq < count; seq++) {
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n < 0) {
+            printf("only %lld of %lld lines\n", seq, count);
+            return 1;
+        }
+        want[0] = (char)('0' + id / 10 % 10);
+        want[1] = (char)('0' + id % 10);
+        want[2] = ' ';
+        memcpy(want + 3, digits, 10);
+        want[13] = ' ';
+        memset(want + HEAD, 'a' + fill, LINE - HEAD - 1);
+        want[LINE - 1] = '\n';
+        if ((size_t)n != plen + LINE || memcmp(line, prefix, plen) != 0 || memcmp(line + plen, want, LINE) != 0) {
+            printf("line %lld of %lld differs: %.150s\n", seq, count, line);
+            return 1;
+        }
+        for (int i = 9; i >= 0; i--) {
+            if (digits[i] != '9') { digits[i]++; break; }
+            digits[i] = '0';
+        }
+        fill = (fill + 7) % 26;
+    }
+    if (getline(&line, &cap, stdin) >= 0) {
+        printf("more than %lld lines; the next: %.150s\n", count, line);
+        return 1;
+    }
+    return 0;
+}
+"""
+
+FLOOR_SWIFT = """\
+// The RSS floor for forge: a Swift program that does nothing, built with forge's release flags.
+// Written and built by bench/bench.py.
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+while true { pause() }
+"""
+
+FLOOR_PACKAGE = """\
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(name: "bench-floor", targets: [.executableTarget(name: "floor", path: "Sources")])
+"""
 
 # --------------------------------------------------------------------------------------------
 # Failures
@@ -479,12 +569,12 @@ def forge_argv(forge: str, procfile: str, socket: str, *extra: str) -> list[str]
 
 
 def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM (bytes) and context switches from /proc/PID/status."""
+    """VmRSS, VmHWM, RssAnon, RssFile (bytes) and context switches from /proc/PID/status."""
     values = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 values[key] = int(rest.split()[0]) * 1024
             elif key in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
                 values[key] = int(rest)
@@ -511,26 +601,53 @@ class Row:
     walls: list[float]
     payload: int  # producer bytes moved
     maxrss: int
-    baseline: float | None = None  # median wall of cat in the same workload
+    baseline: float | None = None  # median wall of the workload's baseline (cat) in the same run
     target: float | None = None
     integrity: str = "ok"
+    reference: bool = False  # this row is the workload's baseline (cat rows are, too)
 
     @property
     def median(self) -> float:
         return statistics.median(self.walls)
 
 
+@dataclass
+class Summary:
+    """One line of the markdown summary printed at the end (for pasting into README.md)."""
+
+    figure: str
+    forge: str
+    baseline: str
+    ratio: str  # forge / baseline, or forge - baseline for the RSS floor
+    target: str = ""
+    verdict: str = ""  # ok, MISSED, FAIL (an integrity check failed) or empty (no target)
+
+
+def ratio_summary(figure: str, forge: float | None, base: float | None, base_label: str, target: float | None,
+                  *, unit: str = "s", failed: bool = False) -> Summary:
+    """A Summary for a median figure of forge against the median of its baseline."""
+    ratio = forge / base if forge is not None and base else None
+    verdict = "FAIL" if failed else ("" if target is None or ratio is None else ("ok" if ratio <= target else "MISSED"))
+    return Summary(figure, "-" if forge is None else f"{forge:.3f} {unit}", f"{base_label} {base:.3f} {unit}" if base else "-",
+                   "-" if ratio is None else f"{ratio:.2f}x", "" if target is None else f"<= {target:g}x", verdict)
+
+
 class Bench:
     """State shared by the workloads: the forge binary, the producer, the scratch directory."""
 
-    def __init__(self, forge: str, plan: Plan, scratch: str, python_producer: bool):
+    def __init__(self, forge: str, plan: Plan, scratch: str, python_producer: bool, swift: list[str],
+                 swift_flags: list[str]):
         self.forge = forge
         self.plan = plan
         self.scratch = scratch
+        self.swift, self.swift_flags = swift, swift_flags  # the driver and forge's release flags, for the RSS floor
         self.rows: list[Row] = []
         self.notes: list[str] = []  # lines printed under the table (back-pressure, idle, skips)
+        self.summary: list[Summary] = []  # the markdown table at the end
+        self.verify: list[str] | None = None  # the C checker of chatty relays (None: check in Python)
         self.producer, self.measure = self.build_helpers(force_python=python_producer)
         self.counter = 0
+        self.bigfiles: dict[int, str] = {}
 
     def build_helpers(self, force_python: bool) -> tuple[list[str], list[str]]:
         """The producer and the measure wrapper, in C if a compiler is there: the C producer
@@ -538,7 +655,7 @@ class Bench:
         compiler = None if force_python else (shutil.which("cc") or shutil.which("gcc") or shutil.which("clang"))
         if compiler:
             built = []
-            for name, source_text in (("producer", PRODUCER_C), ("measure", MEASURE_C)):
+            for name, source_text in (("producer", PRODUCER_C), ("measure", MEASURE_C), ("verify", VERIFY_C)):
                 source = os.path.join(self.scratch, name + ".c")
                 binary = os.path.join(self.scratch, name)
                 with open(source, "w") as f:
@@ -551,6 +668,7 @@ class Bench:
             else:
                 self.helper_kind = f"C ({os.path.basename(compiler)} -O2)"
                 self.check_producer(built[0])
+                self.verify = built[2]
                 return built[0], built[1]
         helpers = []
         for name, source_text in (("producer.py", PRODUCER_PY), ("measure.py", MEASURE_PY)):
@@ -589,13 +707,27 @@ class Bench:
 
     # ---- one run of each tool ------------------------------------------------------------
 
-    def run_baseline(self, counts: list[int]) -> RunResult:
-        """The producers through one `cat` into one file: the cost of moving the bytes."""
+    def bigfile(self, count: int) -> str:
+        """The lines of `producer 1 COUNT` in a file, written once: the pipe workload's baseline
+        reads it with `cat`."""
+        if count not in self.bigfiles:
+            path = os.path.join(self.scratch, f"lines-{count}")
+            with open(path, "wb") as f:
+                subprocess.run([*self.producer, "1", str(count)], stdout=f, check=True)
+            self.bigfiles[count] = path
+        return self.bigfiles[count]
+
+    def run_baseline(self, counts: list[int], *, pipe: bool = False) -> RunResult:
+        """The producers through one `cat` into one file: the cost of moving the bytes. With
+        `pipe`: `cat FILE | cat > out`, FILE holding the producer's lines."""
         directory = self.run_dir()
         out = os.path.join(directory, "out")
         parties = len(counts)
         producers = [self.producer_command(i + 1, n, directory, parties) for i, n in enumerate(counts)]
-        if parties == 1:
+        if pipe:
+            assert parties == 1, "the pipe workload has one producer"
+            script = f"cat {shlex.quote(self.bigfile(counts[0]))} | cat > {shlex.quote(out)}"
+        elif parties == 1:
             script = f"{producers[0]} | cat > {shlex.quote(out)}"
         else:
             script = "{ " + " ".join(f"{p.removeprefix('exec ')} &" for p in producers) + " wait; } | cat > " + shlex.quote(out)
@@ -611,9 +743,11 @@ class Bench:
         shutil.rmtree(directory)
         return result
 
-    def run_supervisor(self, tool: str, counts: list[int], workload: str, *, json_mode: bool = False) -> RunResult | None:
-        """One run of forge (or honcho/foreman) with its stdout in a file, then the full
-        integrity check. Returns None (after recording the failure) if the check fails."""
+    def run_supervisor(self, tool: str, counts: list[int], workload: str, *, json_mode: bool = False,
+                       pipe: bool = False) -> RunResult | None:
+        """One run of forge (or honcho/foreman) with its stdout in a file (with `pipe`, forge's
+        stdout is a pipe into `cat > file`), then the full integrity check. Returns None (after
+        recording the failure) if the check fails."""
         directory = self.run_dir()
         out = os.path.join(directory, "out")
         parties = len(counts)
@@ -628,7 +762,20 @@ class Bench:
             argv = [shutil.which("honcho"), "start", "-f", procfile, "--no-colour"]
         else:  # foreman
             argv = [shutil.which("foreman"), "start", "-f", procfile]
-        result = run_measured(self.measure, argv, cwd=directory, stdout_path=out)
+        if pipe:
+            # forge's own exit status goes to a file: sh's would be cat's
+            status_path = os.path.join(directory, "status")
+            script = ("{ " + " ".join(shlex.quote(word) for word in argv) + f"; echo $? > {shlex.quote(status_path)}; }}"
+                      f" | cat > {shlex.quote(out)}")
+            result = run_measured(self.measure, ["/bin/sh", "-c", script], cwd=directory,
+                                  stdout_path=os.path.join(directory, "sh.out"))
+            try:
+                with open(status_path) as f:
+                    result.status = int(f.read())
+            except (FileNotFoundError, ValueError):
+                result.status = -1 if result.status == 0 else result.status
+        else:
+            result = run_measured(self.measure, argv, cwd=directory, stdout_path=out)
         with open(out, "rb") as f:
             blob = f.read()
         try:
@@ -659,17 +806,18 @@ class Bench:
 
     # ---- the workloads --------------------------------------------------------------------
 
-    def throughput(self, workload: str, counts: list[int], target: float | None, *, json_mode: bool = False) -> None:
+    def throughput(self, workload: str, counts: list[int], target: float | None, *, json_mode: bool = False,
+                   pipe: bool = False) -> None:
         """forge vs `cat` moving the same producers' lines into a file, runs interleaved so
-        that noise hits both alike."""
+        that noise hits both alike. With `pipe`, `forge | cat > file` vs `cat FILE | cat > file`."""
         log(f"[{workload}] {len(counts)} producer(s), {sum(counts):,} lines, {self.plan.runs} runs each")
         cat_walls, forge_walls, cat_rss, forge_rss = [], [], 0, 0
         failed = False
         for run in range(self.plan.runs):
-            base = self.run_baseline(counts)
+            base = self.run_baseline(counts, pipe=pipe)
             cat_walls.append(base.wall)
             cat_rss = max(cat_rss, base.maxrss)
-            result = self.run_supervisor("forge", counts, workload, json_mode=json_mode)
+            result = self.run_supervisor("forge", counts, workload, json_mode=json_mode, pipe=pipe)
             if result is None:
                 failed = True
                 continue
@@ -681,6 +829,9 @@ class Bench:
         self.rows.append(cat)
         self.rows.append(Row(workload, "forge" + (" json" if json_mode else ""), forge_walls or [float("nan")], payload,
                              forge_rss, cat.median, target, "FAIL" if failed else "ok"))
+        self.summary.append(ratio_summary(
+            f"{workload}: wall", statistics.median(forge_walls) if forge_walls else None, cat.median,
+            "cat FILE | cat" if pipe else "cat", target, failed=failed))
 
     def compare(self, tool: str) -> None:
         """The two throughput workloads through honcho or foreman, if installed."""
@@ -759,6 +910,8 @@ class Bench:
             f"back-pressure: {count:,} lines ({len(blob) / 1e6:.1f} MB) through the slow reader in {wall:.1f} s "
             f"({len(blob) / wall / 1e6:.1f} MB/s); forge peak RSS {mib(peak)} MiB over {samples} samples "
             f"(limit 16 MiB); lines {'all there, in order' if ok else 'FAILED (see above)'}")
+        self.summary.append(Summary("back-pressure: forge peak RSS", f"{mib(peak)} MiB", "-", "-",
+                                    f"< {mib(BACKPRESSURE_RSS_LIMIT)} MiB", "ok" if ok else "FAIL"))
         shutil.rmtree(directory)
 
     def idle(self) -> None:
@@ -768,18 +921,7 @@ class Bench:
         n, seconds = self.plan.idle_children, self.plan.idle_seconds
         log(f"[{workload}] {n} children running `sleep 1000`, measured over {seconds:g} s")
         directory = self.run_dir()
-        procfile = self.write_procfile(directory, {"idle": "exec sleep 1000"})
-        out = os.path.join(directory, "out")
-        with open(out, "wb") as f:
-            forge = subprocess.Popen(
-                forge_argv(self.forge, procfile, os.path.join(directory, "forge.sock"), "-m", f"idle={n}"),
-                cwd=directory, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=clean_environment())
-        pids: list[int] = []
-        deadline = time.monotonic() + 10
-        while len(pids) < n and time.monotonic() < deadline and forge.poll() is None:
-            time.sleep(0.05)
-            with open(out, "rb") as f:
-                pids = [int(m) for m in re.findall(rb"started with pid (\d+)", f.read())]
+        forge, out, pids = self.start_formation(directory, {"idle": "exec sleep 1000"}, f"idle={n}", n, timeout=10)
         problems = []
         if len(pids) < n:
             problems.append(f"only {len(pids)} of {n} children started")
@@ -793,29 +935,301 @@ class Bench:
             problems.append("forge exited while idle")
         switches = sum(after[0].get(k, 0) - before[0].get(k, 0)
                        for k in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
-        stop_start = time.perf_counter()
-        forge.send_signal(signal.SIGTERM)
-        try:
-            status = forge.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            forge.kill()
-            status = forge.wait()
-            problems.append("forge did not exit within 15 s of SIGTERM")
-        stop_seconds = time.perf_counter() - stop_start
-        if status != 0:
-            problems.append(f"forge exited with {status} after SIGTERM")
-        alive = [p for p in pids if _alive(p)]
-        if alive:
-            problems.append(f"children still running after forge exited: {alive}")
+        stop_problems, stop_seconds = self.stop_formation(forge, pids, timeout=15)
+        problems += stop_problems
         if problems:
             with open(out, "rb") as f:
                 tail = f.read()[-800:].decode(errors="replace")
             fail(workload, "; ".join(problems) + f"\n    output tail:\n{tail}")
+        cpu = after[1] - before[1]
         self.notes.append(
-            f"idle: {n} sleeping children; forge RSS {mib(after[0].get('VmRSS', 0))} MiB, CPU {after[1] - before[1]:.2f} s "
+            f"idle: {n} sleeping children; forge RSS {mib(after[0].get('VmRSS', 0))} MiB, CPU {cpu:.2f} s "
             f"and {switches} context switches in {seconds:g} s idle; stopped by SIGTERM in {stop_seconds:.2f} s "
             f"({'clean' if not problems else 'FAILED (see above)'})")
+        self.summary.append(Summary(f"idle, {n} children: forge CPU / context switches in {seconds:g} s",
+                                    f"{cpu:.2f} s / {switches}", "-", "-", "0", "FAIL" if problems else ""))
         shutil.rmtree(directory)
+
+    # ---- formations of idle processes: RSS floor, one chatty process, start-up -----------
+
+    def start_formation(self, directory: str, commands: dict[str, str], formation: str, expect: int, *,
+                        timeout: float = 60, poll: float = 0.05) -> tuple[subprocess.Popen, str, list[int]]:
+        """Starts forge on a Procfile of `commands` with `-m FORMATION`, stdout and stderr into
+        DIRECTORY/out (opened O_APPEND, so that it can be emptied under forge), and waits until
+        `expect` processes have printed `started with pid`. Returns forge, the output path and
+        the pids seen: fewer than `expect` if they did not all start within `timeout`."""
+        procfile = self.write_procfile(directory, commands)
+        out = os.path.join(directory, "out")
+        with open(out, "ab") as f:
+            forge = subprocess.Popen(
+                forge_argv(self.forge, procfile, os.path.join(directory, "forge.sock"), "-m", formation),
+                cwd=directory, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=clean_environment())
+        pids: list[int] = []
+        deadline = time.monotonic() + timeout
+        while len(pids) < expect and time.monotonic() < deadline and forge.poll() is None:
+            time.sleep(poll)
+            with open(out, "rb") as f:
+                pids = [int(m) for m in re.findall(rb"started with pid (\d+)", f.read())]
+        return forge, out, pids
+
+    def stop_formation(self, forge: subprocess.Popen, pids: list[int], *, timeout: float = 30) -> tuple[list[str], float]:
+        """SIGTERM to forge: it must exit 0 within `timeout` with none of `pids` left running.
+        Returns the problems found and how long the stop took."""
+        problems = []
+        start = time.perf_counter()
+        forge.send_signal(signal.SIGTERM)
+        try:
+            status = forge.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            forge.kill()
+            status = forge.wait()
+            problems.append(f"forge did not exit within {timeout:g} s of SIGTERM")
+        seconds = time.perf_counter() - start
+        if status != 0:
+            problems.append(f"forge exited with {status} after SIGTERM")
+        alive = [p for p in pids if _alive(p)]
+        if alive:
+            problems.append(f"{len(alive)} children still running after forge exited: {alive[:10]}")
+        return problems, seconds
+
+    def build_floor(self) -> str | None:
+        """A Swift program that only calls pause(), in a package under .build/bench-floor/ of the
+        repository, built with forge's release flags: the RSS that any such binary starts with.
+        Returns its path, or None (with a note) if it cannot be built."""
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        package = os.path.join(root, ".build", "bench-floor")
+        os.makedirs(os.path.join(package, "Sources"), exist_ok=True)
+        for name, text in (("Package.swift", FLOOR_PACKAGE), ("Sources/main.swift", FLOOR_SWIFT)):
+            path = os.path.join(package, name)
+            try:
+                with open(path) as f:
+                    unchanged = f.read() == text
+            except FileNotFoundError:
+                unchanged = False
+            if not unchanged:  # rewriting an unchanged file would only force a rebuild
+                with open(path, "w") as f:
+                    f.write(text)
+        build = [*self.swift, "build", *self.swift_flags, "--package-path", package]
+        log(f"    building the floor: {' '.join(shlex.quote(w) for w in build)}")
+        try:
+            result = subprocess.run(build, capture_output=True, text=True, timeout=600)
+            bin_dir = subprocess.run([*build, "--show-bin-path"], capture_output=True, text=True, timeout=120).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired) as error:
+            result, bin_dir = None, str(error)
+        binary = os.path.join(bin_dir, "floor")
+        if result is None or result.returncode != 0 or not os.access(binary, os.X_OK):
+            detail = bin_dir if result is None else (result.stdout + result.stderr)[-800:]
+            self.notes.append(f"idle RSS: the floor could not be built, skipped ({' '.join(build)})")
+            log(f"    the floor could not be built:\n{detail}")
+            return None
+        return binary
+
+    def rss_floor(self) -> None:
+        """forge idle with 10 children against the floor: a do-nothing Swift program built the
+        same way. What forge adds on top of the Swift runtime should stay under 2 MiB."""
+        workload = "idle RSS"
+        n, runs = self.plan.idle_children, self.plan.rss_runs
+        log(f"[{workload}] forge with {n} sleeping children vs a do-nothing static Swift binary, {runs} samples each")
+        floor = self.build_floor()
+        if floor is None:
+            return
+        forge_rss, floor_rss, failed = [], [], False
+        split = {}  # the last sample's anonymous and file-backed RSS, to tell heap from code
+        for run in range(runs):
+            directory = self.run_dir()
+            forge, out, pids = self.start_formation(directory, {"idle": "exec sleep 1000"}, f"idle={n}", n, timeout=10)
+            time.sleep(0.5)  # let start-up settle
+            status = proc_status(forge.pid) if forge.poll() is None else {}
+            rss, split["forge"] = status.get("VmRSS", 0), status
+            problems, _ = self.stop_formation(forge, pids, timeout=15)
+            if len(pids) < n:
+                problems.insert(0, f"only {len(pids)} of {n} children started")
+            if problems:
+                fail(workload, "; ".join(problems))
+                failed = True
+            else:
+                forge_rss.append(rss)
+            shutil.rmtree(directory)
+            process = subprocess.Popen([floor], stdin=subprocess.DEVNULL)
+            time.sleep(0.5)
+            split["floor"] = proc_status(process.pid)
+            floor_rss.append(split["floor"].get("VmRSS", 0))
+            process.kill()
+            process.wait()
+            log(f"    run {run + 1}: forge {mib(rss)} MiB, floor {mib(floor_rss[-1])} MiB")
+        base = statistics.median(floor_rss)
+        value = statistics.median(forge_rss) if forge_rss else None
+        over = value - base if value is not None else None
+        verdict = "FAIL" if failed else ("ok" if over is not None and over <= RSS_OVER_FLOOR else "MISSED")
+        self.summary.append(Summary(
+            f"idle RSS, {n} children", "-" if value is None else f"{mib(value)} MiB", f"floor {mib(base)} MiB",
+            "-" if over is None else f"{'+' if over >= 0 else '-'}{mib(abs(over))} MiB",
+            f"<= floor + {mib(RSS_OVER_FLOOR)} MiB", verdict))
+        self.notes.append(
+            f"idle RSS: forge with {n} sleeping children, VmRSS median {mib(value or 0)} MiB "
+            f"({', '.join(mib(r) for r in forge_rss)}); floor {mib(base)} MiB ({os.path.getsize(floor):,}-byte "
+            f"static Swift binary that only calls pause(), built with: {' '.join(self.swift_flags)}); "
+            + "; ".join(f"{who} RssAnon {mib(split[who].get('RssAnon', 0))} MiB, RssFile {mib(split[who].get('RssFile', 0))} MiB"
+                        for who in ("forge", "floor") if who in split))
+
+    def chatty(self) -> None:
+        """One process relaying a lot while many others sit idle: forge's cost per byte must not
+        grow with the number of processes it watches. Two formations run side by side, the chatty
+        process alone and among the idle ones; relays alternate between them."""
+        p = self.plan
+        runs = min(p.chatty_runs, 99)  # the producer id (2 digits) numbers the relays
+        lines = p.chatty_bytes // LINE_BYTES
+        workload = f"1 chatty + {p.chatty_idle} idle"
+        log(f"[chatty] {lines:,} lines ({p.chatty_bytes / 2**20:g} MiB) per relay, {runs} relays alone and "
+            f"{runs} among {p.chatty_idle} idle processes, alternating")
+        # Relay i starts when the bench writes to the FIFO `gate`; then the process stays.
+        producer = " ".join(shlex.quote(w) for w in self.producer)
+        chatty = (f"for i in {' '.join(str(i + 1) for i in range(runs))}; do read go < gate; {producer} $i {lines}; done; "
+                  "exec sleep 100000")
+        commands = {"chatty": chatty, "idle": "exec sleep 100000"}
+        formations: dict[str, tuple[str, subprocess.Popen, str, list[int], bytes]] = {}
+        walls: dict[str, list[float]] = {}
+        cpus: dict[str, list[float]] = {}
+        problems: list[str] = []
+        start_seconds = 0.0
+        try:
+            for label, idle in (("alone", 0), (f"+ {p.chatty_idle} idle", p.chatty_idle)):
+                directory = self.run_dir()
+                os.mkfifo(os.path.join(directory, "gate"))
+                started = time.perf_counter()
+                forge, out, pids = self.start_formation(directory, commands, f"chatty=1,idle={idle}", idle + 1, timeout=120)
+                start_seconds = time.perf_counter() - started
+                with open(out, "rb") as f:  # forge's "chatty.1 | ", padded to its widest name
+                    match = re.search(rb"^(chatty\.1 *\| )started with pid", f.read(), re.MULTILINE)
+                formations[label] = (directory, forge, out, pids, match.group(1) if match else b"")
+                walls[label], cpus[label] = [], []
+                if len(pids) < idle + 1 or not match:
+                    raise IntegrityError(f"{label}: only {len(pids)} of {idle + 1} processes started"
+                                         + ("" if match else ", none of them chatty.1"))
+            time.sleep(0.5)  # let start-up settle
+            for run in range(1, runs + 1):
+                for label, (directory, forge, out, _, prefix) in formations.items():
+                    wall, cpu = self.relay(forge, directory, out, prefix, run, lines)
+                    walls[label].append(wall)
+                    cpus[label].append(cpu)
+                    log(f"    relay {run}, {label}: {wall:.3f} s wall, forge CPU {cpu:.2f} s")
+        except IntegrityError as error:
+            problems.append(str(error))
+        hwm = {}
+        for label, (directory, forge, out, pids, _) in formations.items():
+            hwm[label] = proc_status(forge.pid).get("VmHWM", 0) if forge.poll() is None else 0
+            stop_problems, stop_seconds = self.stop_formation(forge, pids)
+            problems += [f"{label}: {problem}" for problem in stop_problems]
+            if not problems:
+                shutil.rmtree(directory)
+        if problems:
+            fail(workload, "\n    ".join(problems) + f"\n    (output kept in {self.scratch})")
+        alone, many = "alone", f"+ {p.chatty_idle} idle"
+        payload = lines * LINE_BYTES
+        integrity = "FAIL" if problems else "ok"
+        if not walls.get(alone) or not walls.get(many):
+            return
+        self.rows.append(Row(workload, "forge alone", walls[alone], payload, hwm.get(alone, 0), integrity=integrity,
+                             reference=True))
+        self.rows.append(Row(workload, f"forge {many}", walls[many], payload, hwm.get(many, 0),
+                             statistics.median(walls[alone]), TARGET_CHATTY, integrity))
+        median = {label: (statistics.median(walls[label]), statistics.median(cpus[label])) for label in (alone, many)}
+        figure = f"1 chatty ({p.chatty_bytes / 2**20:g} MiB) among {p.chatty_idle} idle"
+        self.summary.append(ratio_summary(f"{figure}: wall", median[many][0], median[alone][0], "alone", TARGET_CHATTY,
+                                          failed=bool(problems)))
+        self.summary.append(ratio_summary(f"{figure}: forge CPU", median[many][1], median[alone][1], "alone",
+                                          TARGET_CHATTY, failed=bool(problems)))
+        self.notes.append(
+            f"chatty: forge CPU (user+sys) per relay, median of {runs}: alone {median[alone][1]:.2f} s, {many} "
+            f"{median[many][1]:.2f} s; the {p.chatty_idle + 1} processes started in {start_seconds:.2f} s and stopped in "
+            f"{stop_seconds:.2f} s")
+
+    def relay(self, forge: subprocess.Popen, directory: str, out: str, prefix: bytes, run: int,
+              lines: int) -> tuple[float, float]:
+        """Opens the chatty process's gate for relay `run` and waits until forge has written all its
+        lines (each behind `prefix`); returns forge's wall and CPU seconds for them. Raises
+        IntegrityError on damage."""
+        os.truncate(out, 0)  # forge's stdout is O_APPEND: its next write lands at 0
+        target = lines * (len(prefix) + LINE_BYTES)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                gate = os.open(os.path.join(directory, "gate"), os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as error:  # ENXIO: the process is not waiting at the gate yet
+                if error.errno != errno.ENXIO or time.monotonic() > deadline or forge.poll() is not None:
+                    raise IntegrityError(f"relay {run}: the chatty process never came to its gate ({error})")
+                time.sleep(0.001)
+        cpu = proc_cpu_seconds(forge.pid)
+        start = time.perf_counter()
+        os.write(gate, b"go\n")
+        os.close(gate)
+        deadline = time.monotonic() + 300
+        while (size := os.stat(out).st_size) < target:
+            if forge.poll() is not None or time.monotonic() > deadline:
+                raise IntegrityError(f"relay {run}: {size:,} of {target:,} bytes, then "
+                                     + ("forge exited" if forge.poll() is not None else "nothing for 300 s"))
+            time.sleep(0.002)
+        wall = time.perf_counter() - start
+        cpu = proc_cpu_seconds(forge.pid) - cpu
+        with open(out, "rb") as f:
+            problem = self.check_relay(f, prefix, run, lines)
+        if problem:
+            kept = os.path.join(self.scratch, f"failed-chatty-{run}.out")
+            os.replace(out, kept)
+            raise IntegrityError(f"relay {run}: {problem} (output kept in {kept})")
+        return wall, cpu
+
+    def check_relay(self, f, prefix: bytes, pid: int, count: int) -> str | None:
+        """None if the file holds exactly `producer PID COUNT`'s lines behind `prefix`, else what differs."""
+        if self.verify:
+            result = subprocess.run([*self.verify, prefix.decode(), str(pid), str(count)], stdin=f, capture_output=True)
+            return None if result.returncode == 0 else (result.stdout + result.stderr).decode(errors="replace").strip()
+        fills = [bytes([97 + (s * 7 + pid * 3) % 26]) * FILL_BYTES + b"\n" for s in range(26)]
+        seq = 0
+        for line in f:
+            if seq >= count or line != prefix + b"%02d %010d " % (pid, seq) + fills[seq % 26]:
+                return f"line {seq} of {count} differs: {line[:150]!r}"
+            seq += 1
+        return None if seq == count else f"only {seq} of {count} lines"
+
+    def start_many(self) -> None:
+        """forge starting N instances of one type (until every `started with pid` line is out)
+        against sh starting the same commands in the background."""
+        n, runs = self.plan.start_instances, self.plan.start_runs
+        workload = f"{n} instances start"
+        log(f"[{workload}] `sleep 100000` x {n}: forge vs an sh loop, {runs} runs each")
+        loop = f'i=0; while [ $i -lt {n} ]; do sh -c "exec sleep 100000" & i=$((i + 1)); done; echo started; wait'
+        base_walls, walls, stops, rss, failed = [], [], [], 0, False
+        for run in range(runs):
+            start = time.perf_counter()
+            shell = subprocess.Popen(["/bin/sh", "-c", loop], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     start_new_session=True)
+            shell.stdout.readline()
+            base_walls.append(time.perf_counter() - start)
+            os.killpg(shell.pid, signal.SIGTERM)  # the sleeps; sh waits for them, so none is left a zombie
+            shell.communicate(timeout=30)
+            directory = self.run_dir()
+            start = time.perf_counter()
+            forge, out, pids = self.start_formation(directory, {"idle": "exec sleep 100000"}, f"idle={n}", n, poll=0.002)
+            walls.append(time.perf_counter() - start)
+            rss = max(rss, proc_status(forge.pid).get("VmHWM", 0) if forge.poll() is None else 0)
+            problems, stop = self.stop_formation(forge, pids)
+            stops.append(stop)
+            if len(pids) < n:
+                problems.insert(0, f"only {len(pids)} of {n} instances started")
+            if problems:
+                fail(workload, "; ".join(problems))
+                failed = True
+            shutil.rmtree(directory)
+            log(f"    run {run + 1}: sh {base_walls[-1]:.3f} s, forge {walls[-1]:.3f} s (stop {stop:.2f} s)")
+        base = statistics.median(base_walls)
+        self.rows.append(Row(workload, "sh &", base_walls, 0, 0, integrity="-", reference=True))
+        self.rows.append(Row(workload, "forge", walls, 0, rss, base, None, "FAIL" if failed else "ok"))
+        self.summary.append(ratio_summary(f"{n} instances: start", statistics.median(walls), base, "sh &", None,
+                                          failed=failed))
+        self.notes.append(f"{workload}: forge stopped the {n} instances (SIGTERM) in {statistics.median(stops):.2f} s "
+                          f"(median)")
 
 
 def _alive(pid: int) -> bool:
@@ -843,7 +1257,7 @@ def _verdict(ratio: float | None, target: float | None) -> str:
 
 
 def print_report(bench: Bench) -> None:
-    header = ("workload", "tool", "runs", "wall s (median)", "min-max", "MB/s", "peak RSS MiB", "vs cat", "target", "integrity")
+    header = ("workload", "tool", "runs", "wall s (median)", "min-max", "MB/s", "peak RSS MiB", "vs base", "target", "integrity")
     table = []
     for row in bench.rows:
         ok = row.walls and row.walls[0] == row.walls[0]  # not NaN
@@ -852,18 +1266,19 @@ def print_report(bench: Bench) -> None:
             row.workload, row.tool, str(len(row.walls) if ok else 0),
             f"{row.median:.3f}" if ok else "-",
             f"{min(row.walls):.3f}-{max(row.walls):.3f}" if ok else "-",
-            f"{row.payload / row.median / 1e6:.0f}" if ok else "-",
+            f"{row.payload / row.median / 1e6:.0f}" if ok and row.payload else "-",
             mib(row.maxrss) if row.maxrss else "-",
-            f"{ratio:.2f}x" if ratio else ("1.00x" if row.tool == "cat" else "-"),
+            f"{ratio:.2f}x" if ratio else ("1.00x" if row.tool == "cat" or row.reference else "-"),
             _verdict(ratio, row.target),
             row.integrity,
         ))
-    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(header)]
-    print()
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for r in table:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    if table:  # not with --only idle and the like
+        widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(header)]
+        print()
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        print("  ".join("-" * w for w in widths))
+        for r in table:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
 
     if bench.notes:
         print()
@@ -871,12 +1286,28 @@ def print_report(bench: Bench) -> None:
         print(note)
     print(f"\nhelpers: {bench.helper_kind}; lines of {LINE_BYTES} bytes; MB/s = producer bytes / wall (1 MB = 10^6 B); "
           f"peak RSS = largest process of the run's tree (forge itself for forge, see README)")
+    print_summary(bench.summary)
+
+
+def print_summary(summary: list[Summary]) -> None:
+    """The headline figures as a markdown table, medians against their same-run baselines."""
+    if not summary:
+        return
+    print("\nSummary (markdown):\n")
+    print("| figure | forge | baseline | ratio | target | |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for line in summary:
+        cells = (line.figure, line.forge, line.baseline, line.ratio, line.target, line.verdict)
+        print("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
 
 
 # --------------------------------------------------------------------------------------------
 
 
-WORKLOADS = ("single", "four", "json", "compare", "backpressure", "idle")
+WORKLOADS = ("single", "pipe", "four", "json", "compare", "backpressure", "idle", "rss", "chatty", "start")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The Makefile's RELEASE_FLAGS, for runs by hand (`make bench` passes its own with --swift-flags)
+RELEASE_FLAGS = f"-c release --static-swift-stdlib -Xlinker -L{REPO}/.build-static-libs"
 
 
 def main() -> int:
@@ -890,6 +1321,10 @@ def main() -> int:
     parser.add_argument("--tmpdir", help="scratch directory (default /dev/shm if present, else the system temp)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--python-producer", action="store_true", help="use the Python producer even if cc exists")
+    parser.add_argument("--swift", default="swift", help="the swift driver, for the RSS floor (default: swift)")
+    parser.add_argument("--swift-flags", default=RELEASE_FLAGS,
+                        help="`swift build` flags of forge's release build, used for the RSS floor "
+                             "(default: the Makefile's RELEASE_FLAGS)")
     args = parser.parse_args()
 
     forge = os.path.abspath(args.forge)
@@ -910,11 +1345,13 @@ def main() -> int:
     scratch = tempfile.mkdtemp(prefix="forge-bench-", dir=base)
     started = time.monotonic()
     try:
-        bench = Bench(forge, plan, scratch, args.python_producer)
+        bench = Bench(forge, plan, scratch, args.python_producer, shlex.split(args.swift), shlex.split(args.swift_flags))
         log(f"forge bench: {forge}\nscratch: {scratch}; helpers: {bench.helper_kind}; "
             f"{os.cpu_count()} CPUs; {'quick' if args.quick else 'full'} run")
         if "single" in selected:
             bench.throughput("1 producer", [plan.lines], TARGET_SINGLE)
+        if "pipe" in selected:
+            bench.throughput("1 producer, pipe", [plan.lines], TARGET_PIPE, pipe=True)
         if "four" in selected:
             bench.throughput(f"{plan.producers} producers", bench.split(), TARGET_FOUR)
         if "json" in selected:
@@ -926,6 +1363,12 @@ def main() -> int:
             bench.backpressure()
         if "idle" in selected:
             bench.idle()
+        if "rss" in selected:
+            bench.rss_floor()
+        if "chatty" in selected:
+            bench.chatty()
+        if "start" in selected:
+            bench.start_many()
         print_report(bench)
     finally:
         if args.keep or FAILURES:

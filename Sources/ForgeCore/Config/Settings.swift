@@ -79,8 +79,8 @@ struct Settings {
     case "1", "true", "yes", "on": return true
     case "0", "false", "no", "off": return false
     default:
-      throw ConfigError(
-        path: environment.source(of: environmentName(name)), line: 0, message: "expected true or false, got \"\(value)\"")
+      let source = environment.source(of: environmentName(name))
+      throw ConfigError(path: source, line: 0, message: "expected true or false, got \"\(value)\"")
     }
   }
 
