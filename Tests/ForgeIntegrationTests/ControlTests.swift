@@ -168,7 +168,10 @@ final class ControlTests: ForgeControlTestCase {
 
     let table = try processTable(in: project)
     XCTAssertEqual(table.names, ["web.1", "crash.1"], table.text)
-    let expectedKeys: Set = ["name", "type", "pid", "state", "uptime", "restarts", "port", "next_retry"]
+    let expectedKeys: Set = [
+      "name", "type", "pid", "state", "uptime", "restarts", "port", "next_retry", "ready", "ready_at", "healthy",
+      "status_text",
+    ]
 
     let web = try XCTUnwrap(table["web.1"])
     XCTAssertEqual(Set(web.fields.keys), expectedKeys, table.text)
@@ -202,7 +205,7 @@ final class ControlTests: ForgeControlTestCase {
     XCTAssertEqual(lines.count, 3, text)
     XCTAssertEqual(
       lines.first?.split(separator: " ", omittingEmptySubsequences: true),
-      ["INSTANCE", "PID", "STATE", "UPTIME", "RESTARTS", "PORT", "NEXT", "RETRY"], text)
+      ["INSTANCE", "PID", "STATE", "READY", "HEALTH", "UPTIME", "RESTARTS", "PORT", "NEXT", "RETRY", "STATUS"], text)
     XCTAssertTrue(
       lines.contains { $0.hasPrefix("web.1 ") && $0.contains(" \(webPid) ") && $0.contains("running") }, text)
     try stopAndExpectSuccess(forge)

@@ -55,11 +55,17 @@ enum CompletionCommand {
     Command(
       name: "check", summary: "validate the Procfile and env files", specs: CheckCommand.specs, positionals: .none),
     Command(name: "env", summary: "print the processes' environment", specs: EnvCommand.specs, positionals: .none),
-    Command(name: "scale", summary: "change a running formation", specs: ClientCommands.specs, positionals: .scale),
+    Command(
+      name: "scale", summary: "change a running formation", specs: ClientCommands.specs(of: "scale"),
+      positionals: .scale),
     Command(
       name: "ps", summary: "list the processes of a running forge", specs: ClientCommands.specs, positionals: .none),
-    Command(name: "restart", summary: "restart processes", specs: ClientCommands.specs, positionals: .types),
+    Command(
+      name: "restart", summary: "restart processes", specs: ClientCommands.specs(of: "restart"), positionals: .types),
     Command(name: "stop", summary: "stop a running forge", specs: ClientCommands.specs, positionals: .none),
+    Command(
+      name: "wait", summary: "wait until processes are ready", specs: ClientCommands.specs(of: "wait"),
+      positionals: .types),
     Command(
       name: "export", summary: "write systemd, Kubernetes or Compose files", specs: ExportCommand.specs,
       positionals: .formatAndDirectory),

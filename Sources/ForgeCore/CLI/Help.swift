@@ -16,6 +16,7 @@ enum Help {
       restart [TYPE|TYPE.N]
                           restart processes of a running forge
       stop                stop a running forge and wait until it has exited
+      wait [TYPE...]      wait until the types of a running forge are ready
       export FORMAT DIR   write the formation as systemd units, Kubernetes manifests or a
                           Compose file (FORMAT: systemd, kubernetes, compose)
       completion SHELL    print a completion script for bash, zsh or fish
@@ -66,9 +67,10 @@ enum Help {
       )
     case "scale":
       (usage, summary, specs) = (
-        "forge scale [TYPE=N|TYPE+N|TYPE-N...]",
-        "Changes the formation of the forge running here; with no argument, prints it.",
-        ClientCommands.specs
+        "forge scale [TYPE=N|TYPE+N|TYPE-N...] [--wait]",
+        "Changes the formation of the forge running here; with no argument, prints it.\n"
+          + "With --wait, returns once the new instances are ready.",
+        ClientCommands.specs(of: "scale")
       )
     case "ps":
       (usage, summary, specs) = (
@@ -76,13 +78,21 @@ enum Help {
       )
     case "restart":
       (usage, summary, specs) = (
-        "forge restart [TYPE|TYPE.N]",
-        "Restarts the named processes (all, one type at a time, without argument), keeping numbers and ports.",
-        ClientCommands.specs
+        "forge restart [TYPE|TYPE.N] [--no-wait]",
+        "Restarts the named processes (all without argument) one at a time, keeping numbers and\n"
+          + "ports: the next once the previous is ready again. Returns when the last one is ready.",
+        ClientCommands.specs(of: "restart")
       )
     case "stop":
       (usage, summary, specs) = (
         "forge stop", "Stops the forge running here gracefully and waits until it has exited.", ClientCommands.specs
+      )
+    case "wait":
+      (usage, summary, specs) = (
+        "forge wait [TYPE...] [--timeout SECONDS]",
+        "Waits until every instance of the TYPEs (all types without argument) of the forge running\n"
+          + "here is ready. Exits 1, naming what is not ready, after the timeout or if forge stops.",
+        ClientCommands.specs(of: "wait")
       )
     case "export":
       (usage, summary, specs) = (
