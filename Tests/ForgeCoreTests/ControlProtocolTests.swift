@@ -25,20 +25,21 @@ final class ControlProtocolTests: XCTestCase {
   }
 
   func testRestart() throws {
-    XCTAssertEqual(try decode(#"{"command":"restart"}"#), .restart(target: nil))
-    XCTAssertEqual(try decode(#"{"command":"restart","target":null}"#), .restart(target: nil))
-    XCTAssertEqual(try decode(#"{"command":"restart","target":"web.2"}"#), .restart(target: "web.2"))
+    XCTAssertEqual(try decode(#"{"command":"restart"}"#), .restart(target: nil, wait: false))
+    XCTAssertEqual(try decode(#"{"command":"restart","target":null}"#), .restart(target: nil, wait: false))
+    XCTAssertEqual(try decode(#"{"command":"restart","target":"web.2"}"#), .restart(target: "web.2", wait: false))
     assertRefused(#"{"command":"restart","target":2}"#, mentioning: "\"target\" must be a string")
   }
 
   func testScale() throws {
     let request = try decode(#"{"command":"scale","counts":{"web":4,"worker":0},"deltas":{"clock":-1}}"#)
-    guard case .scale(let counts, let deltas) = request else { return XCTFail("\(request)") }
+    guard case .scale(let counts, let deltas, _) = request else { return XCTFail("\(request)") }
     XCTAssertEqual(counts.map { "\($0.0)=\($0.1)" }, ["web=4", "worker=0"])
     XCTAssertEqual(deltas.map { "\($0.0)=\($0.1)" }, ["clock=-1"])
-    XCTAssertEqual(try decode(#"{"command":"scale"}"#), .scale(counts: [], deltas: []))
-    XCTAssertEqual(try decode(#"{"command":"scale","counts":null}"#), .scale(counts: [], deltas: []))
-    XCTAssertEqual(try decode(#"{"command":"scale","counts":{"web":2.0}}"#), .scale(counts: [("web", 2)], deltas: []))
+    XCTAssertEqual(try decode(#"{"command":"scale"}"#), .scale(counts: [], deltas: [], wait: false))
+    XCTAssertEqual(try decode(#"{"command":"scale","counts":null}"#), .scale(counts: [], deltas: [], wait: false))
+    XCTAssertEqual(
+      try decode(#"{"command":"scale","counts":{"web":2.0}}"#), .scale(counts: [("web", 2)], deltas: [], wait: false))
   }
 
   func testScaleCountsMustBeWholeNumbersInRange() {
@@ -59,8 +60,9 @@ final class ControlProtocolTests: XCTestCase {
 
   func testEncodedRequestsDecodeToThemselves() throws {
     let requests: [ControlRequest] = [
-      .ps, .stop, .env, .restart(target: nil), .restart(target: "web"),
-      .scale(counts: [("web", 3)], deltas: [("worker", -2)]), .scale(counts: [], deltas: []),
+      .ps, .stop, .env, .restart(target: nil, wait: false), .restart(target: "web", wait: true),
+      .wait(types: ["web"], timeout: 5), .wait(types: [], timeout: 60),
+      .scale(counts: [("web", 3)], deltas: [("worker", -2)], wait: false), .scale(counts: [], deltas: [], wait: false),
     ]
     for request in requests {
       let text = request.encoded()
@@ -70,13 +72,15 @@ final class ControlProtocolTests: XCTestCase {
     }
     XCTAssertEqual(ControlRequest.ps.encoded(), #"{"command":"ps"}"#)
     XCTAssertEqual(
-      ControlRequest.scale(counts: [("web", 3)], deltas: []).encoded(),
+      ControlRequest.scale(counts: [("web", 3)], deltas: [], wait: false).encoded(),
       #"{"command":"scale","counts":{"web":3},"deltas":{}}"#)
   }
 
   func testRequestEquality() {
-    XCTAssertNotEqual(ControlRequest.restart(target: "web"), .restart(target: nil))
-    XCTAssertNotEqual(ControlRequest.scale(counts: [("web", 1)], deltas: []), .scale(counts: [], deltas: [("web", 1)]))
+    XCTAssertNotEqual(ControlRequest.restart(target: "web", wait: false), .restart(target: nil, wait: false))
+    XCTAssertNotEqual(
+      ControlRequest.scale(counts: [("web", 1)], deltas: [], wait: false),
+      .scale(counts: [], deltas: [("web", 1)], wait: false))
   }
 
   func testReplies() throws {

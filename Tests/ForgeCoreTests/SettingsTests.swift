@@ -155,10 +155,37 @@ final class SettingsTests: XCTestCase {
   func testLookupTellsTheSource() {
     var options = OptionValues()
     options.add("port", "1")
-    XCTAssertEqual(Settings.lookup("port", options, [:])?.source, "--port")
-    XCTAssertEqual(Settings.lookup("timeout", options, ["FORGE_TIMEOUT": "3"])?.source, "FORGE_TIMEOUT")
-    XCTAssertEqual(Settings.lookup("timeout", options, ["FORGE_TIMEOUT": "3"])?.value, "3")
-    XCTAssertNil(Settings.lookup("timeout", options, [:]))
+    let none = Variables(environment: []) { _ in true }
+    let environment = Variables(environment: [("FORGE_TIMEOUT", "3")]) { _ in true }
+    XCTAssertEqual(Settings.lookup("port", options, none)?.source, "--port")
+    XCTAssertEqual(Settings.lookup("timeout", options, environment)?.source, "FORGE_TIMEOUT")
+    XCTAssertEqual(Settings.lookup("timeout", options, environment)?.value, "3")
+    XCTAssertNil(Settings.lookup("timeout", options, none))
+  }
+
+  /// `.forge` ranks below the environment, and its values name their line.
+  func testSettingsFileRanksBelowTheEnvironment() throws {
+    let file = try SettingsFile.parse(
+      Array("# project settings\nFORGE_TIMEOUT=7\nexport FORGE_PORT=6000\n".utf8), path: ".forge",
+      known: ["FORGE_TIMEOUT", "FORGE_PORT"])
+    let variables = Variables(environment: [("FORGE_PORT", "7000")], file: file) { _ in true }
+    let options = OptionValues()
+    XCTAssertEqual(Settings.lookup("timeout", options, variables)?.value, "7")
+    XCTAssertEqual(Settings.lookup("timeout", options, variables)?.source, ".forge:2")
+    XCTAssertEqual(Settings.lookup("port", options, variables)?.value, "7000")
+    XCTAssertEqual(Settings.lookup("port", options, variables)?.source, "FORGE_PORT")
+  }
+
+  func testSettingsFileRefusesUnknownKeys() {
+    XCTAssertThrowsError(
+      try SettingsFile.parse(
+        Array("FORGE_TIMEOUT=1\n\nFORGE_TIMEOT=2\n".utf8), path: ".forge", known: ["FORGE_TIMEOUT"])
+    ) { error in
+      XCTAssertEqual("\(error)", ".forge:3: unknown setting FORGE_TIMEOT")
+    }
+    XCTAssertThrowsError(try SettingsFile.parse(Array("DATABASE_URL=x\n".utf8), path: ".forge", known: [])) { error in
+      XCTAssertTrue("\(error)".hasPrefix(".forge:1: expected a FORGE_ setting, got DATABASE_URL"), "\(error)")
+    }
   }
 
   func testOptionValues() {
