@@ -138,7 +138,9 @@ struct Invocation {
     let specs =
       StartCommand.specs + RunCommand.specs + EnvCommand.specs + ExportCommand.specs
       + ["scale", "restart", "wait"].flatMap(ClientCommands.specs(of:))
-    var known = Set(specs.map { Settings.environmentName($0.long) })
+    // Options of one invocation (help, output form, waiting) are no project setting.
+    let perInvocation: Set = ["help", "json", "wait", "no-wait"]
+    var known = Set(specs.filter { !perInvocation.contains($0.long) }.map { Settings.environmentName($0.long) })
     for spec in specs where spec.long.hasPrefix("no-") {
       known.insert(Settings.environmentName(String(spec.long.dropFirst(3))))
     }

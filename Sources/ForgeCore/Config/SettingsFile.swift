@@ -29,18 +29,20 @@ enum SettingsFile {
     return entries
   }
 
-  /// The first line that assigns `key` (`KEY=` or `export KEY=`), for the error message.
+  /// The last line that assigns `key` (`KEY=`, `KEY: ` or `export KEY=`), whose value is the
+  /// one used, for the error message.
   private static func lineNumber(of key: String, in text: [UInt8]) -> Int {
     var number = 0
+    var found = 0
     for line in text.split(separator: 0x0A, omittingEmptySubsequences: false) {
       number += 1
       var words = String(decoding: line, as: UTF8.self).trimmingBlanks()
       if words.hasPrefix("export ") { words = String(words.dropFirst(7)).trimmingBlanks() }
       if words.hasPrefix(key) {
         let rest = words.dropFirst(key.count).trimmingBlanks()
-        if rest.hasPrefix("=") { return number }
+        if rest.hasPrefix("=") || rest.hasPrefix(":") { found = number }
       }
     }
-    return 0
+    return found
   }
 }

@@ -203,11 +203,13 @@ final class OutputPump {
           if !stream.isOpen, let rest = stream.assembler.takeRemainder() { writer.append(rest, from: stream.source) }
           return false
         }
-        if let text = stream.readyText, Memory.contains(line, text) {
+        let readyNow = stream.readyText.map { Memory.contains(line, $0) } ?? false
+        writer.append(line, from: stream.source)
+        if readyNow {
+          // After the line itself, so "ready after …" follows the line that made it ready.
           stream.readyText = nil
           onReadyLine?(stream)
         }
-        writer.append(line, from: stream.source)
       }
       if writer.flush() == .blocked {
         pause(waitingWith: stream)

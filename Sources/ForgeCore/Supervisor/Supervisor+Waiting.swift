@@ -3,7 +3,7 @@
 extension Supervisor {
   enum WaitFor {
     case restart(reply: String)
-    /// Every instance of the types ready (or finished with status 0, for tasks).
+    /// Every instance of the types ready (a task: finished with status 0).
     case ready(types: [Int], scaled: Bool)
   }
 
@@ -68,7 +68,7 @@ extension Supervisor {
   private func isReady(_ instance: FormationMachine.Instance) -> Bool {
     switch instance.state {
     case .running: return instance.readyAt != nil
-    case .exited(.exited(0)?): return true
+    case .exited(.exited(0)?): return machine.rules.types[instance.id.typeIndex].isTask
     default: return false
     }
   }
