@@ -131,6 +131,9 @@ enum Options {
     "stop-signal", value: "SIGNAL", "signal that asks processes to stop (default: SIGTERM); per type: web=SIGINT")
   static let json = OptionSpec("json", "output JSON")
   static let waitReady = OptionSpec("wait", "return once the new instances are ready")
+  static let dryRun = OptionSpec("dry-run", "print the plan and change nothing")
+  static let hup = OptionSpec(
+    "hup", value: "MEANING", "what SIGHUP does: forward (to every process, the default) or reload")
   static let noWait = OptionSpec("no-wait", "return at once, not when the last instance is ready again")
   static let waitTimeout = OptionSpec("timeout", value: "SECONDS", "give up after this long (default: 60)")
   static let ready = OptionSpec(
@@ -152,5 +155,5 @@ enum Options {
   static let common = [procfile, env, root, help]
   static let output = [color, noColor, timestamp, noTimestamp, logFormat]
   static let supervision = [restart, maxRestarts, restartWindow, stopSignal]
-  static let readiness = [ready, readyTimeout, after, health, healthInterval]
+  static let readiness = [ready, readyTimeout, after, health, healthInterval, hup]
 }

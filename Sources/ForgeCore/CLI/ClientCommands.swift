@@ -9,6 +9,7 @@ enum ClientCommands {
     case "scale": return specs + [Options.waitReady]
     case "restart": return specs + [Options.noWait]
     case "wait": return specs + [Options.waitTimeout]
+    case "reload": return specs + [Options.dryRun]
     default: return specs
     }
   }
@@ -42,6 +43,15 @@ enum ClientCommands {
       // By default the reply comes once the last instance is ready again.
       request = .restart(target: positionals.first, wait: !options.has("no-wait"))
       if !options.has("no-wait") { replyTimeout = -1 }
+    case "reload":
+      try expectNoArguments(positionals, command)
+      request = .reload(dryRun: options.has("dry-run"))
+      replyTimeout = -1  // the reply comes when the rollout ends
+    case "signal":
+      guard let signal = positionals.first else {
+        throw UsageError("signal needs a SIGNAL (HUP, SIGUSR1, 10…) and optional TYPEs or instances", command: command)
+      }
+      request = .signal(signal: signal, targets: Array(positionals.dropFirst()))
     case "wait":
       var seconds = 60.0
       if let given = options.last("timeout") {
@@ -64,7 +74,9 @@ enum ClientCommands {
       throw describe(error, invocation)
     }
     guard reply["ok"] == .bool(true) else {
-      throw Exit(ExitCode.failure, "forge: \(reply["error"]?.string ?? "request failed")")
+      // A reload of files that do not parse is bad input, as it would be for `forge check`.
+      let code = reply["bad_input"] == .bool(true) ? ExitCode.usage : ExitCode.failure
+      throw Exit(code, "forge: \(reply["error"]?.string ?? "request failed")")
     }
     let json = invocation.parsed.options.has("json")
     switch request {
@@ -77,6 +89,20 @@ enum ClientCommands {
         writeRaw(1, (reply["restarting"] ?? .array([])).render() + "\n")
       } else if case .array(let names)? = reply["restarting"] {
         writeRaw(1, "restarting " + names.compactMap(\.string).joined(separator: ", ") + "\n")
+      }
+    case .reload(let dryRun):
+      if json {
+        writeRaw(1, reply.render() + "\n")
+      } else {
+        let plan = reply["plan"]?.string ?? ""
+        let release = reply["release"]?.string ?? ""
+        writeRaw(1, dryRun ? plan + "\n" : plan + "\nrelease \(release) running\n")
+      }
+    case .signal:
+      if json {
+        writeRaw(1, (reply["signalled"] ?? .array([])).render() + "\n")
+      } else if case .array(let names)? = reply["signalled"] {
+        writeRaw(1, "signalled " + names.compactMap(\.string).joined(separator: ", ") + "\n")
       }
     case .wait:
       if json {

@@ -69,7 +69,7 @@ public enum Forge {
     case "check": return try CheckCommand.run(rest)
     case "env": return try EnvCommand.run(rest)
     case "run": return try RunCommand.run(rest)
-    case "scale", "ps", "restart", "stop", "wait": return try ClientCommands.run(first, rest)
+    case "scale", "ps", "restart", "stop", "wait", "reload", "signal": return try ClientCommands.run(first, rest)
     case "probe-http": return ProbeCommand.run(rest)
     case "export": return try ExportCommand.run(rest)
     case "completion": return try CompletionCommand.run(rest)
@@ -118,12 +118,28 @@ struct Invocation {
       parsed.options.add("formation", concurrency)
     }
     let cwd = Files.currentDirectory()
+    let settings = try Settings.resolve(
+      options: parsed.options, environment: ProcessEnvironment.current(), workingDirectory: cwd,
+      accepted: accepted(specs), file: try settingsFile())
+    return Invocation(parsed: parsed, settings: settings, workingDirectory: cwd)
+  }
+
+  /// The long options whose FORGE_ variables a command reads.
+  static func accepted(_ specs: [OptionSpec]) -> Set<String> {
     var accepted = Set(specs.map(\.long))
     for spec in specs where spec.long.hasPrefix("no-") { accepted.insert(String(spec.long.dropFirst(3))) }
-    let settings = try Settings.resolve(
-      options: parsed.options, environment: ProcessEnvironment.current(), workingDirectory: cwd, accepted: accepted,
-      file: try settingsFile())
-    return Invocation(parsed: parsed, settings: settings, workingDirectory: cwd)
+    return accepted
+  }
+
+  /// `forge reload`: the start's own command line and environment, with the files read again.
+  /// Run from the directory forge was started in, as at start.
+  static func again(_ settings: Settings, positionals: [String]) throws -> Invocation {
+    let resolved = try Settings.resolve(
+      options: settings.options, environment: settings.environment, workingDirectory: settings.workingDirectory,
+      accepted: accepted(StartCommand.specs), file: try settingsFile())
+    return Invocation(
+      parsed: ParsedArguments(options: settings.options, positionals: positionals), settings: resolved,
+      workingDirectory: settings.workingDirectory)
   }
 
   /// `.forge` in the current directory, if there is one.
@@ -137,9 +153,9 @@ struct Invocation {
     }
     let specs =
       StartCommand.specs + RunCommand.specs + EnvCommand.specs + ExportCommand.specs
-      + ["scale", "restart", "wait"].flatMap(ClientCommands.specs(of:))
+      + ["scale", "restart", "wait", "reload"].flatMap(ClientCommands.specs(of:))
     // Options of one invocation (help, output form, waiting) are no project setting.
-    let perInvocation: Set = ["help", "json", "wait", "no-wait"]
+    let perInvocation: Set = ["help", "json", "wait", "no-wait", "dry-run"]
     var known = Set(specs.filter { !perInvocation.contains($0.long) }.map { Settings.environmentName($0.long) })
     for spec in specs where spec.long.hasPrefix("no-") {
       known.insert(Settings.environmentName(String(spec.long.dropFirst(3))))

@@ -14,6 +14,10 @@ enum ControlRequest: Equatable, Sendable {
   /// Replies once every instance of `types` (all types when empty) is ready, or with an error
   /// naming what is not after `timeout` seconds or when forge stops.
   case wait(types: [String], timeout: Double)
+  /// Reads the files again and rolls out the new release; `dryRun` only tells the plan.
+  case reload(dryRun: Bool)
+  /// Sends a signal to the process groups of the targets (types or instances; all when empty).
+  case signal(signal: String, targets: [String])
 
   static func == (a: ControlRequest, b: ControlRequest) -> Bool {
     a.encoded() == b.encoded()
@@ -65,8 +69,27 @@ enum ControlRequest: Equatable, Sendable {
         timeout = seconds
       }
       return .wait(types: types, timeout: timeout)
+    case "reload":
+      return .reload(dryRun: try flag(value["dry_run"], "dry_run"))
+    case "signal":
+      guard let signal = value["signal"]?.string else { throw ControlError("missing \"signal\"") }
+      return .signal(signal: signal, targets: try strings(value["targets"], "targets"))
     default:
       throw ControlError("unknown command \"\(command)\"")
+    }
+  }
+
+  private static func strings(_ value: JSONValue?, _ key: String) throws(ControlError) -> [String] {
+    switch value {
+    case nil, .null?: return []
+    case .array(let items)?:
+      var result: [String] = []
+      for item in items {
+        guard let text = item.string else { throw ControlError("\"\(key)\" must hold strings") }
+        result.append(text)
+      }
+      return result
+    default: throw ControlError("\"\(key)\" must be an array")
     }
   }
 
@@ -111,6 +134,12 @@ enum ControlRequest: Equatable, Sendable {
       ]
       if wait { fields.append(("wait", .bool(true))) }
       value = .object(fields)
+    case .reload(let dryRun):
+      value = .object([("command", .string("reload")), ("dry_run", .bool(dryRun))])
+    case .signal(let signal, let targets):
+      value = .object([
+        ("command", .string("signal")), ("signal", .string(signal)), ("targets", .array(targets.map(JSONValue.string))),
+      ])
     case .wait(let types, let timeout):
       value = .object([
         ("command", .string("wait")), ("types", .array(types.map(JSONValue.string))), ("timeout", .number(timeout)),
@@ -131,7 +160,7 @@ enum ControlReply {
     JSONValue.object([("ok", .bool(true))] + fields).render() + "\n"
   }
 
-  static func failure(_ message: String) -> String {
-    JSONValue.object([("ok", .bool(false)), ("error", .string(message))]).render() + "\n"
+  static func failure(_ message: String, fields: [(String, JSONValue)] = []) -> String {
+    JSONValue.object([("ok", .bool(false)), ("error", .string(message))] + fields).render() + "\n"
   }
 }

@@ -59,6 +59,10 @@ extension FormationMachine {
         rollingCurrent = nil
         return advanceRollingRestart()
       }
+      if rollout != nil, let failure = replacementFailure(instance) {
+        haltRollout(current, failure)
+        return
+      }
       switch instance.state {
       case .running where instance.readyAt != nil, .exited:
         rollingCurrent = nil
@@ -73,6 +77,23 @@ extension FormationMachine {
       instances[id]?.restarts += 1
       rollingCurrent = id
       markDirty(id)
+    }
+    if rollingCurrent == nil, let done = rollout {
+      rollout = nil
+      lastRollout = .completed(release: done.release)
+      announce(nil, "release \(done.release) running")
+    }
+  }
+
+  /// `forge signal`: the signal to each named instance's process group.
+  mutating func signal(_ signal: Int32, to ids: [InstanceID]) {
+    for id in ids {
+      switch instances[id]?.state {
+      case .running(let pid)?, .stopping(let pid, _)?:
+        if groups[pid] != nil { output.append(.signal(group: pid, signals: [signal])) }
+      default:
+        break
+      }
     }
   }
 

@@ -26,7 +26,9 @@ extension FormationMachine {
     instances[id]?.pid = pid
     instances[id]?.startedAt = now
     setState(id, .running(pid: pid))
+    instances[id]?.release = rules.release
     announce(id, "started with pid \(pid)")
+    if rollout != nil && rollingCurrent == id { announce(id, "replaced (release \(rules.release))") }
     beginReadiness(id, now: now)
     markDirty(id)  // a stop or scale-down may have come while it was being spawned
   }

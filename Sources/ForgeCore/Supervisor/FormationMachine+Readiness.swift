@@ -31,7 +31,7 @@ extension FormationMachine {
   }
 
   func port(of id: InstanceID) -> Int {
-    PortPlan.port(base: rules.basePort, typeIndex: id.typeIndex, instance: id.number)
+    PortPlan.port(base: rules.basePort, typeIndex: rules.types[id.typeIndex].position, instance: id.number)
   }
 
   private mutating func markReady(_ id: InstanceID, now: Deadline) {

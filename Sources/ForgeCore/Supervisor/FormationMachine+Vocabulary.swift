@@ -24,6 +24,28 @@ extension FormationMachine {
     case probeResult(InstanceID, pid: Int32, purpose: ProbePurpose, ok: Bool, detail: String)
     /// `STATUS=` from sd_notify.
     case statusText(InstanceID, pid: Int32, text: String)
+    /// A new release: new rules, and what changed in them.
+    case reload(ReloadPlan)
+    /// `forge signal`: a signal to the process groups of these instances.
+    case signal(Int32, [InstanceID])
+  }
+
+  struct ReloadPlan: Equatable, Sendable {
+    let rules: Rules
+    /// Types replaced one instance at a time, in order.
+    let changed: [Int]
+    let removed: [Int]
+    let added: [TypeCount]
+  }
+
+  struct Rollout: Equatable, Sendable {
+    let release: String
+    let previous: String
+  }
+
+  enum RolloutResult: Equatable, Sendable {
+    case completed(release: String)
+    case halted(release: String, reason: String)
   }
 
   enum ProbePurpose: Equatable, Sendable {

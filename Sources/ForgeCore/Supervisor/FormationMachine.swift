@@ -17,7 +17,7 @@ struct FormationMachine {
     static func < (a: Self, b: Self) -> Bool { (a.typeIndex, a.number) < (b.typeIndex, b.number) }
   }
 
-  struct ProcessType: Sendable {
+  struct ProcessType: Equatable, Sendable {
     let name: String
     let restart: RestartPolicy.Mode
     let teardown: Teardown
@@ -34,6 +34,10 @@ struct FormationMachine {
     var isTask = false
     /// Stopped in this stage: dependents first (0), then what they depend on.
     var stopStage = 0
+    /// Its place in the Procfile, which gives its ports.
+    var position = 0
+    /// No longer in the Procfile (removed by a reload).
+    var removed = false
   }
 
   struct Gate: Equatable, Sendable {
@@ -41,7 +45,7 @@ struct FormationMachine {
     let condition: StartOrder.Condition
   }
 
-  struct Rules: Sendable {
+  struct Rules: Equatable, Sendable {
     var types: [ProcessType]
     var restart = RestartPolicy()
     /// How processes left behind outside the formation's groups are stopped at the end.
@@ -51,6 +55,8 @@ struct FormationMachine {
     var groupRecheck: Deadline = 250_000_000
     /// For the port in readiness messages ("port 5000").
     var basePort = 5000
+    /// The release new processes are started from.
+    var release = ""
   }
 
   struct TypeCount: Equatable, Sendable {
@@ -102,6 +108,8 @@ struct FormationMachine {
     var statusText: String?
     /// "waiting for redis (ready)" was said for the current wait.
     var toldWaiting = false
+    /// The release its current (or last) process was started from.
+    var release = ""
     /// Times of recent exits that led to a restart, for the give-up window.
     var failures: [Deadline] = []
     var backoffSeconds = 0.0
@@ -134,7 +142,8 @@ struct FormationMachine {
     case readyTimeout(InstanceID)
   }
 
-  let rules: Rules
+  /// Replaced by a reload; types keep their index for good (removed ones stay, unused).
+  var rules: Rules
   var phase = Phase.running
   var instances: [InstanceID: Instance] = [:]
   var groups: [Int32: Group] = [:]
@@ -159,6 +168,9 @@ struct FormationMachine {
   /// (the next goes once it is ready again).
   var rollingQueue: [InstanceID] = []
   var rollingCurrent: InstanceID?
+  /// The reload being rolled out, if any; `lastRollout` says how the last one ended.
+  var rollout: Rollout?
+  var lastRollout: RolloutResult?
   /// While stopping: the stage being stopped (dependents first), and the last one.
   var stopStage = 0
   var lastStopStage = 0
@@ -169,6 +181,9 @@ struct FormationMachine {
     self.rules = rules
     activeCounts = Array(repeating: 0, count: rules.types.count)
     lastStopStage = rules.types.map(\.stopStage).max() ?? 0
+    for (index, _) in rules.types.enumerated() where self.rules.types[index].position == 0 && index > 0 {
+      self.rules.types[index].position = index  // rules built without positions: Procfile order
+    }
   }
 
   /// When the machine next needs a `timer` input, if ever.
@@ -198,6 +213,8 @@ struct FormationMachine {
       probeResult(id, pid: pid, purpose: purpose, ok: ok, detail: detail, now: now)
     case .statusText(let id, let pid, let text):
       if case .running(pid)? = instances[id]?.state { instances[id]?.statusText = text }
+    case .reload(let plan): reload(plan, now: now)
+    case .signal(let number, let ids): signal(number, to: ids)
     }
     reconcile(now: now)
     let actions = output

@@ -54,9 +54,12 @@ extension Supervisor {
 
   /// Spawns `/bin/sh -c COMMAND` for one instance, its output watched before it exists.
   private func spawnInstance(_ id: FormationMachine.InstanceID) {
-    let entry = project.procfile.entries[id.typeIndex]
+    guard let entry = entry(id.typeIndex) else {
+      inputs.append(.spawnFailed(id, reason: "\(typeName(id.typeIndex)) is no longer in the Procfile"))
+      return
+    }
     let name = "\(entry.name).\(id.number)"
-    let port = PortPlan.port(base: project.basePort, typeIndex: id.typeIndex, instance: id.number)
+    let port = PortPlan.port(base: project.basePort, typeIndex: position(id.typeIndex), instance: id.number)
     var environment = project.environment(for: name, port: port)
     if let notify, options.readiness.probe(for: entry.name) == .notify {
       environment.append("NOTIFY_SOCKET=\(notify.path)")
@@ -110,7 +113,7 @@ extension Supervisor {
   }
 
   func source(for id: FormationMachine.InstanceID) -> LogSource {
-    let name = "\(project.procfile.entries[id.typeIndex].name).\(id.number)"
+    let name = "\(typeName(id.typeIndex)).\(id.number)"
     let colour = options.colour ? Palette.colour(forTypeIndex: id.typeIndex) : nil
     return LogSource(name: name, width: nameWidth, colour: colour)
   }

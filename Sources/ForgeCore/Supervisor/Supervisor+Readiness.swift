@@ -8,11 +8,10 @@ extension Supervisor {
   }
 
   func runProbe(_ id: FormationMachine.InstanceID, pid: Int32, purpose: FormationMachine.ProbePurpose) {
-    let entry = project.procfile.entries[id.typeIndex]
-    let probe = purpose == .readiness ? options.readiness.probe(for: entry.name) : options.health.probe(for: entry.name)
-    guard let probe else { return }
-    let name = "\(entry.name).\(id.number)"
-    let port = PortPlan.port(base: project.basePort, typeIndex: id.typeIndex, instance: id.number)
+    let type = machine.rules.types[id.typeIndex]
+    guard let probe = purpose == .readiness ? type.readiness : type.health else { return }
+    let name = "\(type.name).\(id.number)"
+    let port = PortPlan.port(base: project.basePort, typeIndex: type.position, instance: id.number)
     if let result = probes.start(
       probe, for: id, pid: pid, purpose: purpose, port: port,
       environment: project.environment(for: name, port: port), now: Clock.now())

@@ -34,10 +34,18 @@ extension Supervisor {
       let types = try scale(counts: counts, deltas: deltas)
       guard wait else { return ControlReply.success([("formation", formation())]) }
       return later(client, .ready(types: types, scaled: true), until: nil)
+    case .reload(let dryRun):
+      return reload(for: client, dryRun: dryRun)
+    case .signal(let name, let targets):
+      guard let number = Signal.number(named: name) else { throw ControlError("unknown signal \"\(name)\"") }
+      let ids = try instances(named: targets)
+      announce("sending \(Signal.name(number)) to " + ids.map(self.name).joined(separator: ", "))
+      feed(.signal(number, ids))
+      return ControlReply.success([("signalled", .array(ids.map { .string(self.name($0)) }))])
     case .wait(let names, let timeout):
       var types: [Int] = []
       for name in names { types.append(try typeIndex(name)) }
-      if types.isEmpty { types = Array(project.procfile.entries.indices) }
+      if types.isEmpty { types = typeNames.indices.filter { !machine.rules.types[$0].removed } }
       return later(
         client, .ready(types: types, scaled: false), until: Clock.now() &+ Clock.nanoseconds(seconds: timeout))
     }
@@ -45,10 +53,13 @@ extension Supervisor {
 
   /// The current count per type, in Procfile order: instances not being scaled away.
   func formation() -> JSONValue {
-    .object(project.procfile.entries.enumerated().map { ($1.name, .number(Double(machine.activeCounts[$0]))) })
+    .object(
+      project.procfile.names.compactMap { name in
+        typeNames.firstIndex(of: name).map { (name, .number(Double(machine.activeCounts[$0]))) }
+      })
   }
 
-  func name(_ id: InstanceID) -> String { "\(project.procfile.entries[id.typeIndex].name).\(id.number)" }
+  func name(_ id: InstanceID) -> String { "\(typeName(id.typeIndex)).\(id.number)" }
 
   private func describe(_ instance: FormationMachine.Instance, now: Deadline) -> JSONValue {
     let id = instance.id
@@ -69,10 +80,10 @@ extension Supervisor {
     case .exited(let last):
       (state, status) = ("exited", last)
     }
-    let port = PortPlan.port(base: project.basePort, typeIndex: id.typeIndex, instance: id.number)
+    let port = PortPlan.port(base: project.basePort, typeIndex: position(id.typeIndex), instance: id.number)
     var fields: [(String, JSONValue)] = [
       ("name", .string(name(id))),
-      ("type", .string(project.procfile.entries[id.typeIndex].name)),
+      ("type", .string(typeName(id.typeIndex))),
       ("pid", pid.map { .number(Double($0)) } ?? .null),
       ("state", .string(state)),
       ("uptime", up ? .number(Double((now &- instance.startedAt) / 1_000_000) / 1000) : .null),
@@ -81,6 +92,7 @@ extension Supervisor {
       ("next_retry", retry.map { .number(Double($0 / 1_000_000) / 1000) } ?? .null),
     ]
     if let status { fields.append(("exit_status", .number(Double(status.shellStatus)))) }
+    fields.append(("release", instance.release.isEmpty ? .null : .string(instance.release)))
     let ready = pid != nil && instance.readyAt != nil
     fields.append(("ready", .bool(ready)))
     fields.append(("ready_at", ready ? instance.readyAt.map { .string(wallTime(of: $0, now: now)) } ?? .null : .null))
@@ -102,7 +114,7 @@ extension Supervisor {
       guard count <= Formation.maximumCount else {
         throw ControlError("count for \(name) is above \(Formation.maximumCount)")
       }
-      let port = PortPlan.port(base: project.basePort, typeIndex: index, instance: max(count, 1))
+      let port = PortPlan.port(base: project.basePort, typeIndex: position(index), instance: max(count, 1))
       guard port <= PortPlan.highest else {
         throw ControlError("\(name).\(count) would get PORT \(port), above \(PortPlan.highest)")
       }
@@ -124,10 +136,25 @@ extension Supervisor {
   }
 
   func typeIndex(_ name: String) throws(ControlError) -> Int {
-    guard let index = project.procfile.index(of: name) else {
+    guard project.procfile.index(of: name) != nil, let index = typeNames.firstIndex(of: name) else {
       throw ControlError("unknown process type \"\(name)\" (known: \(project.procfile.names.joined(separator: ", ")))")
     }
     return index
+  }
+
+  /// Types and instances by name (everything when empty), in formation order.
+  private func instances(named targets: [String]) throws(ControlError) -> [InstanceID] {
+    let active = machine.activeCounts.enumerated().flatMap { index, count in
+      (0..<count).map { InstanceID(typeIndex: index, number: $0 + 1) }
+    }
+    guard !targets.isEmpty else { return active }
+    var chosen: [InstanceID] = []
+    for target in targets {
+      let matching = active.filter { typeName($0.typeIndex) == target || name($0) == target }
+      guard !matching.isEmpty else { throw ControlError("no process type or instance named \"\(target)\"") }
+      chosen += matching.filter { !chosen.contains($0) }
+    }
+    return chosen
   }
 
   // MARK: - Restart
@@ -144,7 +171,7 @@ extension Supervisor {
       return active.map(name)
     }
     let chosen: [InstanceID]
-    if let index = project.procfile.index(of: target) {
+    if project.procfile.index(of: target) != nil, let index = typeNames.firstIndex(of: target) {
       chosen = active.filter { $0.typeIndex == index }
       guard !chosen.isEmpty else { throw ControlError("\(target) has no instances (scaled to 0)") }
     } else if let id = active.first(where: { name($0) == target }) {

@@ -3,6 +3,8 @@
 extension Supervisor {
   enum WaitFor {
     case restart(reply: String)
+    /// The rollout of a reload: success once it completed, failure if it halted.
+    case reload(plan: String)
     /// Every instance of the types ready (a task: finished with status 0).
     case ready(types: [Int], scaled: Bool)
   }
@@ -25,6 +27,7 @@ extension Supervisor {
 
   /// After each pass of the loop: replies to the waiters that can have theirs.
   func serveWaiters(now: Deadline) {
+    startQueuedReload()
     guard !waiters.isEmpty else { return }
     waiters.removeAll { waiter in
       guard let reply = answer(waiter, now: now) else { return false }
@@ -41,6 +44,15 @@ extension Supervisor {
     case .restart(let reply):
       if stopping { return ControlReply.failure("forge is stopping") }
       return machine.isRestarting ? nil : reply
+    case .reload(let plan):
+      if stopping { return ControlReply.failure("forge is stopping") }
+      guard machine.rollout == nil else { return nil }
+      switch machine.lastRollout {
+      case .halted(_, let reason)?:
+        return ControlReply.failure("reload halted: \(reason)", fields: [("plan", .string(plan))])
+      default:
+        return ControlReply.success([("plan", .string(plan)), ("release", .string(project.releaseID))])
+      }
     case .ready(let types, let scaled):
       let missing = notReady(types)
       if missing.isEmpty {

@@ -22,6 +22,10 @@ final class Supervisor {
     var readyTimeoutSeconds = 60.0
     var healthIntervalSeconds = 10.0
     var order = StartOrder()
+    /// `forge start web worker`: the types named, for a reload to read the same way.
+    var startTypes: [String] = []
+    /// `--hup reload`: SIGHUP means `forge reload` rather than forwarding it.
+    var hupReloads = false
   }
 
   static let signalToken: UInt64 = 1
@@ -31,8 +35,12 @@ final class Supervisor {
   static let notifyToken: UInt64 = 5
   static let firstClientToken: UInt64 = 16
 
-  let project: Project
-  let options: Options
+  /// The release running now (replaced by `forge reload`), and what start was asked for.
+  var project: Project
+  var options: Options
+  /// The machine's process types by index: the Procfile's at start, then every type a reload
+  /// added. A type keeps its index for good, so instances keep their identity.
+  var typeNames: [String]
   let loop: Epoll
   let signals: SignalFD
   let pump: OutputPump
@@ -51,6 +59,8 @@ final class Supervisor {
   var pollingSignals = false
   /// Control clients waiting for the formation.
   var waiters: [Waiter] = []
+  /// Reloads asked for during a rollout (nil: by SIGHUP), applied once it ends.
+  var queuedReloads: [ControlConnection?] = []
 
   init(project: Project, options: Options) throws(SystemError) {
     self.project = project
@@ -65,7 +75,8 @@ final class Supervisor {
     control = options.control.map {
       ControlSession(server: $0, loop: loop, listenerToken: Self.controlToken, firstClientToken: Self.firstClientToken)
     }
-    machine = FormationMachine(rules: Self.rules(project: project, options: options))
+    typeNames = project.procfile.names
+    machine = FormationMachine(rules: Self.rules(project: project, options: options, typeNames: project.procfile.names))
     var width = LogSource.forgeName.count
     for (index, entry) in project.procfile.entries.enumerated() where project.counts[index] > 0 {
       width = max(width, entry.name.utf8.count + 1 + String(project.counts[index]).utf8.count)
@@ -74,24 +85,41 @@ final class Supervisor {
     forgeSource = LogSource(name: LogSource.forgeName, width: width, colour: options.colour ? Palette.forge : nil)
   }
 
-  static func rules(project: Project, options: Options) -> FormationMachine.Rules {
+  /// The machine's rules for a release. Types the release no longer has keep their place,
+  /// marked removed, with the rules they had (`previous`).
+  static func rules(
+    project: Project, options: Options, typeNames: [String], previous: FormationMachine.Rules? = nil
+  ) -> FormationMachine.Rules {
     let grace = Clock.nanoseconds(seconds: project.settings.timeoutSeconds)
     let names = project.procfile.names
     let stages = options.order.stopStages(types: names)
     let tasks = options.order.tasks
-    var types = project.procfile.entries.enumerated().map { index, entry in
+    var types = typeNames.enumerated().map { index, name in
+      guard let position = names.firstIndex(of: name) else {
+        var kept =
+          previous?.types[index]
+          ?? FormationMachine.ProcessType(
+            name: name, restart: .never,
+            teardown: Teardown(
+              stopSignal: options.stopSignals.defaultSignal, grace: grace, bound: Teardown.defaultBound))
+        kept.removed = true
+        kept.gates = []
+        kept.dependents = []
+        return kept
+      }
       var type = FormationMachine.ProcessType(
-        name: entry.name, restart: options.restart.mode(for: entry.name),
+        name: name, restart: options.restart.mode(for: name),
         teardown: Teardown(
-          stopSignal: options.stopSignals.signal(for: entry.name), grace: grace, bound: Teardown.defaultBound))
-      type.readiness = options.readiness.probe(for: entry.name)
+          stopSignal: options.stopSignals.signal(for: name), grace: grace, bound: Teardown.defaultBound))
+      type.readiness = options.readiness.probe(for: name)
       type.readyTimeout = Clock.nanoseconds(seconds: options.readyTimeoutSeconds)
-      type.health = options.health.probe(for: entry.name)
+      type.health = options.health.probe(for: name)
       type.healthInterval = Clock.nanoseconds(seconds: options.healthIntervalSeconds)
-      type.isTask = tasks.contains(entry.name)
-      type.stopStage = stages[index]
-      type.gates = options.order.dependencies(of: entry.name).compactMap { dependency in
-        names.firstIndex(of: dependency.on).map {
+      type.isTask = tasks.contains(name)
+      type.stopStage = stages[position]
+      type.position = position
+      type.gates = options.order.dependencies(of: name).compactMap { dependency in
+        typeNames.firstIndex(of: dependency.on).map {
           FormationMachine.Gate(typeIndex: $0, condition: dependency.condition)
         }
       }
@@ -107,8 +135,18 @@ final class Supervisor {
       orphanTeardown: Teardown(
         stopSignal: options.stopSignals.defaultSignal, grace: grace, bound: Teardown.defaultBound))
     rules.basePort = project.basePort
+    rules.release = project.releaseID
     return rules
   }
+
+  /// A machine type's name, Procfile entry (nil once a reload removed it) and place (ports).
+  func typeName(_ index: Int) -> String { typeNames[index] }
+
+  func entry(_ index: Int) -> ProcessType? {
+    project.procfile.entries.first { $0.name == typeNames[index] }
+  }
+
+  func position(_ index: Int) -> Int { project.procfile.index(of: typeNames[index]) ?? index }
 
   // MARK: - Running
 
@@ -221,6 +259,7 @@ final class Supervisor {
       switch signal {
       case SIGCHLD: reapChildren()
       case SIGINT, SIGTERM, SIGQUIT: feed(.stop(reason: Signal.name(signal), escalates: true))
+      case SIGHUP where options.hupReloads: _ = reload(for: nil, dryRun: false)
       default: feed(.forward(signal: signal))  // SIGHUP, SIGUSR1, SIGUSR2: for the processes
       }
     }

@@ -17,6 +17,9 @@ enum Files {
 
   static func processID() -> Int32 { getpid() }
 
+  @discardableResult
+  static func changeDirectory(_ path: String) -> Bool { chdir(path) == 0 }
+
   /// The path of forge's own binary (to run itself as a probe).
   static func currentExecutable() -> String {
     var buffer = [UInt8](repeating: 0, count: 4096)
