@@ -155,5 +155,7 @@ enum Options {
   static let common = [procfile, env, root, help]
   static let output = [color, noColor, timestamp, noTimestamp, logFormat]
   static let supervision = [restart, maxRestarts, restartWindow, stopSignal]
-  static let readiness = [ready, readyTimeout, after, health, healthInterval, hup]
+  static let watch = OptionSpec(
+    "watch", value: "TYPE=PATTERNS", "restart TYPE when files matching PATTERNS (a:b, with *, ** and ?) change")
+  static let readiness = [ready, readyTimeout, after, health, healthInterval, hup, watch]
 }

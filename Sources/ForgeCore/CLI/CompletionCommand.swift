@@ -67,6 +67,9 @@ enum CompletionCommand {
       name: "wait", summary: "wait until processes are ready", specs: ClientCommands.specs(of: "wait"),
       positionals: .types),
     Command(
+      name: "reload", summary: "roll out a new release", specs: ClientCommands.specs(of: "reload"), positionals: .none),
+    Command(name: "signal", summary: "signal processes", specs: ClientCommands.specs, positionals: .none),
+    Command(
       name: "export", summary: "write systemd, Kubernetes or Compose files", specs: ExportCommand.specs,
       positionals: .formatAndDirectory),
     Command(name: "completion", summary: "print a completion script", specs: specs, positionals: .shells),

@@ -17,6 +17,9 @@ enum Help {
                           restart processes of a running forge
       stop                stop a running forge and wait until it has exited
       wait [TYPE...]      wait until the types of a running forge are ready
+      reload              read the files again and roll the new release out
+      signal SIGNAL [TYPE|TYPE.N...]
+                          send a signal to processes of a running forge
       export FORMAT DIR   write the formation as systemd units, Kubernetes manifests or a
                           Compose file (FORMAT: systemd, kubernetes, compose)
       completion SHELL    print a completion script for bash, zsh or fish
@@ -86,6 +89,19 @@ enum Help {
     case "stop":
       (usage, summary, specs) = (
         "forge stop", "Stops the forge running here gracefully and waits until it has exited.", ClientCommands.specs
+      )
+    case "reload":
+      (usage, summary, specs) = (
+        "forge reload [--dry-run]",
+        "Reads the Procfile, env files and .forge again and replaces the changed types one instance\n"
+          + "at a time, each once the previous is ready. Exits 1 if the rollout halted, 2 on bad input.",
+        ClientCommands.specs(of: "reload")
+      )
+    case "signal":
+      (usage, summary, specs) = (
+        "forge signal SIGNAL [TYPE|TYPE.N...]",
+        "Sends SIGNAL to the process groups of the named types or instances (all without TYPE).",
+        ClientCommands.specs
       )
     case "wait":
       (usage, summary, specs) = (

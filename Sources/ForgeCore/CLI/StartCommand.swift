@@ -11,6 +11,7 @@ enum StartCommand {
     guard let invocation = try Invocation.parse(arguments, command: "start", specs: specs) else { return 0 }
     let (project, configured) = try configure(invocation)
     var options = configured
+    options.startTypes = invocation.parsed.positionals
     let settings = invocation.settings
     guard chdir(settings.root) == 0 else {
       throw Exit(ExitCode.failure, "forge: cannot enter \(settings.root): \(String(cString: strerror(cglibc_errno())))")
@@ -116,7 +117,7 @@ enum StartCommand {
   }
 
   /// `--ready`, `--health`, their timings and `--after`, checked against the formation.
-  private static func configureReadiness(
+  static func configureReadiness(
     _ options: inout Supervisor.Options, _ given: OptionValues, _ environment: Variables, _ project: Project
   ) throws {
     var readiness = ProbeSettings()
@@ -163,6 +164,20 @@ enum StartCommand {
       }
     }
     options.order = order
+    var watch = WatchSettings()
+    try applySpecs("watch", given, environment) { spec, source throws(ConfigError) in
+      try watch.apply(spec, source: source)
+    }
+    for type in watch.named where project.procfile.index(of: type) == nil {
+      throw ConfigError(path: "--watch", line: 0, message: "unknown process type \"\(type)\"")
+    }
+    options.watch = watch
+    if let hup = Settings.lookup("hup", given, environment) {
+      guard hup.value == "reload" || hup.value == "forward" else {
+        throw ConfigError(path: hup.source, line: 0, message: "expected forward or reload, got \"\(hup.value)\"")
+      }
+      options.hupReloads = hup.value == "reload"
+    }
   }
 
   static func stopSignals(_ options: OptionValues, _ environment: Variables) throws -> StopSignals {

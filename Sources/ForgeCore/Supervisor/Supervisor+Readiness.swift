@@ -47,3 +47,35 @@ extension Supervisor {
     }
   }
 }
+
+/// `--watch`: a changed file restarts its type.
+extension Supervisor {
+  func startWatching() {
+    guard !options.watch.isEmpty else { return }
+    do {
+      let watching = try FileWatch(root: project.settings.root, settings: options.watch, types: typeNames)
+      try loop.add(watching.inotify.fd.raw, events: Epoll.input, token: Self.watchToken)
+      watch = watching
+      for notice in watching.takeNotices() { announce(notice) }
+    } catch {
+      announce("not watching files: \(error)")
+    }
+  }
+
+  /// After the debounce: each type with a change is restarted once; a type being restarted
+  /// already gets one more restart once that one ends.
+  func restartWatchedTypes(now: Deadline) {
+    guard let watch, machine.phase == .running else { return }
+    let busy = { (type: String) -> Bool in
+      guard let index = self.typeNames.firstIndex(of: type) else { return false }
+      return self.machine.rollingCurrent?.typeIndex == index
+        || self.machine.rollingQueue.contains { $0.typeIndex == index }
+    }
+    for (type, path) in watch.take(now: now, busy: busy) {
+      guard let index = typeNames.firstIndex(of: type) else { continue }
+      let ids = (0..<machine.activeCounts[index]).map { FormationMachine.InstanceID(typeIndex: index, number: $0 + 1) }
+      for id in ids { pump.writer.append(message: "\(path) changed, restarting", from: source(for: id)) }
+      feed(.restart(ids))
+    }
+  }
+}

@@ -37,6 +37,7 @@ extension Supervisor {
     newOptions.timestamps = options.timestamps
     newOptions.startTypes = options.startTypes
     newOptions.hupReloads = options.hupReloads
+    newOptions.watch = options.watch  // the watches stay as they were set up
     newProject = newProject.with(counts: newProject.counts)
     return plan(newProject, newOptions)
   }

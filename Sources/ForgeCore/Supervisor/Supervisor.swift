@@ -26,6 +26,8 @@ final class Supervisor {
     var startTypes: [String] = []
     /// `--hup reload`: SIGHUP means `forge reload` rather than forwarding it.
     var hupReloads = false
+    /// `--watch`: file patterns whose changes restart a type.
+    var watch = WatchSettings()
   }
 
   static let signalToken: UInt64 = 1
@@ -33,6 +35,7 @@ final class Supervisor {
   static let controlToken: UInt64 = 3
   static let pipesToken: UInt64 = 4
   static let notifyToken: UInt64 = 5
+  static let watchToken: UInt64 = 6
   static let firstClientToken: UInt64 = 16
 
   /// The release running now (replaced by `forge reload`), and what start was asked for.
@@ -48,6 +51,8 @@ final class Supervisor {
   let probes = ProbeRunner()
   /// `NOTIFY_SOCKET`, when a type's readiness is `notify`.
   var notify: NotifySocket?
+  /// `--watch`.
+  var watch: FileWatch?
   var machine: FormationMachine
   var forgeSource: LogSource
   var nameWidth: Int
@@ -172,6 +177,7 @@ final class Supervisor {
       }
     }
     defer { notify?.close() }
+    startWatching()
     pump.onReadyLine = { [unowned self] stream in self.readyLine(in: stream) }
     if Forge.closedAtStart.contains(1) {
       pump.writer.discardOutput()
@@ -211,6 +217,7 @@ final class Supervisor {
         feed(.timer)
       }
       control?.timers(now: now)
+      restartWatchedTypes(now: now)
       serveWaiters(now: now)
       if case .draining = machine.phase, pump.drainPass(now: now) { feed(.outputDrained) }
       tell(now: now)
@@ -221,7 +228,7 @@ final class Supervisor {
     if pollingSignals { return 50 }
     if case .draining = machine.phase, !pump.paused, !pump.isEmpty { return 0 }
     var next = machine.nextDeadline
-    for deadline in [pump.nextDeadline, control?.nextDeadline, probes.nextDeadline, waitersDeadline] {
+    for deadline in [pump.nextDeadline, control?.nextDeadline, probes.nextDeadline, waitersDeadline, watch?.dueAt] {
       if let deadline, deadline < (next ?? .max) { next = deadline }
     }
     guard let next else { return -1 }
@@ -236,6 +243,7 @@ final class Supervisor {
     case Self.pipesToken: pump.pipesReady()
     case Self.controlToken: control?.acceptReady(now: now)
     case Self.notifyToken: readNotifications()
+    case Self.watchToken: watch?.readable(now: now)
     default:
       control?.service(event) { request, client throws(ControlError) in try self.respond(to: request, from: client) }
     }
