@@ -170,7 +170,7 @@ final class ControlTests: ForgeControlTestCase {
     XCTAssertEqual(table.names, ["web.1", "crash.1"], table.text)
     let expectedKeys: Set = [
       "name", "type", "pid", "state", "uptime", "restarts", "port", "next_retry", "ready", "ready_at", "healthy",
-      "status_text",
+      "status_text", "release",
     ]
 
     let web = try XCTUnwrap(table["web.1"])
