@@ -103,6 +103,8 @@ enum ArgumentParser {
 enum Options {
   static let procfile = OptionSpec(
     "procfile", short: "f", value: "FILE", "Procfile to read (default: Procfile in the root)")
+  static let procfileLongOnly = OptionSpec(
+    "procfile", value: "FILE", "Procfile to read (default: Procfile in the root)")
   static let env = OptionSpec(
     "env", short: "e", value: "FILES", "env files, comma-separated (default: .env in the root)")
   static let root = OptionSpec("root", short: "d", value: "DIR", "app root (default: the Procfile's directory)")
@@ -132,6 +134,10 @@ enum Options {
   static let json = OptionSpec("json", "output JSON")
   static let waitReady = OptionSpec("wait", "return once the new instances are ready")
   static let dryRun = OptionSpec("dry-run", "print the plan and change nothing")
+  static let follow = OptionSpec("follow", short: "f", "follow live output until Ctrl-C or until forge stops")
+  static let lineCount = OptionSpec("lines", short: "n", value: "N", "how many recent lines (default: 100)")
+  static let logBuffer = OptionSpec(
+    "log-buffer", value: "LINES", "recent lines kept per instance for forge logs (default: 1000, at most 256 KiB)")
   static let hup = OptionSpec(
     "hup", value: "MEANING", "what SIGHUP does: forward (to every process, the default) or reload")
   static let noWait = OptionSpec("no-wait", "return at once, not when the last instance is ready again")

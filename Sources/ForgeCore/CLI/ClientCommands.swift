@@ -10,6 +10,9 @@ enum ClientCommands {
     case "restart": return specs + [Options.noWait]
     case "wait": return specs + [Options.waitTimeout]
     case "reload": return specs + [Options.dryRun]
+    case "logs":
+      // -f means --follow here, as for tail and docker logs; the Procfile is --procfile only.
+      return [Options.procfileLongOnly] + specs.filter { $0.long != "procfile" } + [Options.follow, Options.lineCount]
     default: return specs
     }
   }
@@ -43,6 +46,8 @@ enum ClientCommands {
       // By default the reply comes once the last instance is ready again.
       request = .restart(target: positionals.first, wait: !options.has("no-wait"))
       if !options.has("no-wait") { replyTimeout = -1 }
+    case "logs", "events":
+      return try stream(command, invocation)
     case "reload":
       try expectNoArguments(positionals, command)
       request = .reload(dryRun: options.has("dry-run"))
@@ -113,10 +118,51 @@ enum ClientCommands {
     case .stop:
       client.waitForExit()
       writeRaw(1, json ? "{\"stopped\":true}\n" : "stopped\n")
-    case .env:
-      break
+    case .env, .logs, .events:
+      break  // not sent from here
     }
     return ExitCode.success
+  }
+
+  /// `forge logs` and `forge events`: the stream goes to stdout until forge closes it (or
+  /// Ctrl-C, whose default action ends the client).
+  private static func stream(_ command: String, _ invocation: Invocation) throws -> Int32 {
+    let options = invocation.parsed.options
+    let json = options.has("json")
+    let request: ControlRequest
+    if command == "events" {
+      try expectNoArguments(invocation.parsed.positionals, command)
+      request = .events(json: json)
+    } else {
+      var lines = 100
+      if let given = options.last("lines") {
+        guard let n = Int(given), n >= 0, n <= 1_000_000 else {
+          throw ConfigError(path: "--lines", line: 0, message: "expected a count, got \"\(given)\"")
+        }
+        lines = n
+      }
+      request = .logs(targets: invocation.parsed.positionals, lines: lines, follow: options.has("follow"), json: json)
+    }
+    let client = try connect(invocation)
+    let reply: JSONValue
+    switch streamReply(client, request) {
+    case .success(let value): reply = value
+    case .failure(let failure): throw describe(failure, invocation)
+    }
+    guard reply["ok"] == .bool(true) else {
+      throw Exit(ExitCode.failure, "forge: \(reply["error"]?.string ?? "request failed")")
+    }
+    return ExitCode.success
+  }
+
+  private static func streamReply(
+    _ client: ControlClient, _ request: ControlRequest
+  ) -> Result<JSONValue, ControlClient.Failure> {
+    do {
+      return .success(try client.stream(request) { bytes in writeRaw(1, bytes: bytes) })
+    } catch {
+      return .failure(error)
+    }
   }
 
   static func connect(_ invocation: Invocation) throws -> ControlClient {

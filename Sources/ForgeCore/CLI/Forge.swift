@@ -69,7 +69,8 @@ public enum Forge {
     case "check": return try CheckCommand.run(rest)
     case "env": return try EnvCommand.run(rest)
     case "run": return try RunCommand.run(rest)
-    case "scale", "ps", "restart", "stop", "wait", "reload", "signal": return try ClientCommands.run(first, rest)
+    case "scale", "ps", "restart", "stop", "wait", "reload", "signal", "logs", "events":
+      return try ClientCommands.run(first, rest)
     case "probe-http": return ProbeCommand.run(rest)
     case "export": return try ExportCommand.run(rest)
     case "completion": return try CompletionCommand.run(rest)

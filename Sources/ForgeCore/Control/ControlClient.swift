@@ -50,6 +50,37 @@ struct ControlClient {
     }
   }
 
+  /// `forge logs`, `forge events`: the reply, then (when it is ok) everything forge streams
+  /// after it, handed to `output` until forge closes the connection.
+  func stream(_ request: ControlRequest, output: ([UInt8]) -> Void) throws(Failure) -> JSONValue {
+    do {
+      try connection.writeAll(Array((request.encoded() + "\n").utf8))
+    } catch {
+      throw .failed(error.description)
+    }
+    var received: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while !received.contains(0x0A) {
+      guard waitReadable(15_000) else { throw .failed("no reply from forge at \(path)") }
+      guard let count = readChunk(&chunk), count > 0 else { throw .failed("forge closed the connection") }
+      received.append(contentsOf: chunk[0..<count])
+    }
+    let newline = received.firstIndex(of: 0x0A)!
+    let reply: JSONValue
+    do {
+      reply = try JSONValue.parse(Array(received[..<newline]))
+    } catch {
+      throw .failed("unreadable reply: \(error.message)")
+    }
+    guard reply["ok"] == .bool(true) else { return reply }
+    if newline + 1 < received.count { output(Array(received[(newline + 1)...])) }
+    while true {
+      _ = waitReadable(-1)
+      guard let count = readChunk(&chunk), count > 0 else { return reply }
+      output(Array(chunk[0..<count]))
+    }
+  }
+
   /// Waits until forge has exited: its descriptors close during exit, slightly before the
   /// process is gone, so the connection's end is followed by a wait on a pidfd of forge.
   /// forge's pid comes from the socket's peer credentials, which the kernel gives in this

@@ -18,6 +18,10 @@ enum ControlRequest: Equatable, Sendable {
   case reload(dryRun: Bool)
   /// Sends a signal to the process groups of the targets (types or instances; all when empty).
   case signal(signal: String, targets: [String])
+  /// The last `lines` lines of the targets (all when empty), then with `follow` live ones.
+  case logs(targets: [String], lines: Int, follow: Bool, json: Bool)
+  /// Lifecycle events, live.
+  case events(json: Bool)
 
   static func == (a: ControlRequest, b: ControlRequest) -> Bool {
     a.encoded() == b.encoded()
@@ -71,6 +75,17 @@ enum ControlRequest: Equatable, Sendable {
       return .wait(types: types, timeout: timeout)
     case "reload":
       return .reload(dryRun: try flag(value["dry_run"], "dry_run"))
+    case "logs":
+      var lines = 100
+      if let given = value["lines"], given != .null {
+        guard let n = given.integer, n >= 0, n <= 1_000_000 else { throw ControlError("\"lines\" must be a count") }
+        lines = n
+      }
+      return .logs(
+        targets: try strings(value["targets"], "targets"), lines: lines, follow: try flag(value["follow"], "follow"),
+        json: try flag(value["json"], "json"))
+    case "events":
+      return .events(json: try flag(value["json"], "json"))
     case "signal":
       guard let signal = value["signal"]?.string else { throw ControlError("missing \"signal\"") }
       return .signal(signal: signal, targets: try strings(value["targets"], "targets"))
@@ -136,6 +151,13 @@ enum ControlRequest: Equatable, Sendable {
       value = .object(fields)
     case .reload(let dryRun):
       value = .object([("command", .string("reload")), ("dry_run", .bool(dryRun))])
+    case .logs(let targets, let lines, let follow, let json):
+      value = .object([
+        ("command", .string("logs")), ("targets", .array(targets.map(JSONValue.string))),
+        ("lines", .number(Double(lines))), ("follow", .bool(follow)), ("json", .bool(json)),
+      ])
+    case .events(let json):
+      value = .object([("command", .string("events")), ("json", .bool(json))])
     case .signal(let signal, let targets):
       value = .object([
         ("command", .string("signal")), ("signal", .string(signal)), ("targets", .array(targets.map(JSONValue.string))),

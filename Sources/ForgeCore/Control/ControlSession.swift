@@ -155,6 +155,13 @@ final class ControlSession {
     }
   }
 
+  /// Hands a client's connection over (to a stream of lines or events); the session forgets it.
+  func detach(_ client: ControlConnection) -> FileDescriptor {
+    loop.remove(client.fd.raw)
+    clients[client.token] = nil
+    return client.fd
+  }
+
   /// The later reply to a client whose request was answered with nil.
   func answer(_ client: ControlConnection, _ reply: String) {
     guard clients[client.token] === client else { return }

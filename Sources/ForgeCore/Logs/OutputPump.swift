@@ -39,6 +39,9 @@ final class OutputPump {
   var problems: [Notice] = []
   /// A line matched its stream's `readyText`.
   var onReadyLine: ((PipeStream) -> Void)?
+  /// Recent lines for `forge logs`, and its live followers.
+  let history: LogHistory
+  var followers: LogFollowers?
 
   /// Something to tell: in the log stream, or on stderr when it is about the log stream itself.
   struct Notice: Equatable {
@@ -51,8 +54,11 @@ final class OutputPump {
     }
   }
 
-  init(writer: OutputWriter, loop: Epoll, pipesToken: UInt64, stdoutToken: UInt64) throws(SystemError) {
+  init(
+    writer: OutputWriter, loop: Epoll, pipesToken: UInt64, stdoutToken: UInt64, history: LogHistory = LogHistory()
+  ) throws(SystemError) {
     self.writer = writer
+    self.history = history
     self.loop = loop
     self.pipes = try Epoll()
     self.pipesToken = pipesToken
@@ -74,7 +80,9 @@ final class OutputPump {
   func attach(
     _ fd: FileDescriptor, instance: FormationMachine.InstanceID, source: LogSource, terminal: Bool
   ) throws(SystemError) -> PipeStream {
-    let stream = PipeStream(fd: fd, token: nextToken, instance: instance, source: source, terminal: terminal)
+    let stream = PipeStream(
+      fd: fd, token: nextToken, instance: instance, source: source, terminal: terminal,
+      ring: history.ring(for: source.name))
     nextToken += 1
     try pipes.add(fd.raw, events: Epoll.input, token: stream.token)
     streams[stream.token] = stream
@@ -200,11 +208,11 @@ final class OutputPump {
     while true {
       while writer.hasRoom {
         guard let line = stream.assembler.nextLine() else {
-          if !stream.isOpen, let rest = stream.assembler.takeRemainder() { writer.append(rest, from: stream.source) }
+          if !stream.isOpen, let rest = stream.assembler.takeRemainder() { publish(rest, of: stream) }
           return false
         }
         let readyNow = stream.readyText.map { Memory.contains(line, $0) } ?? false
-        writer.append(line, from: stream.source)
+        publish(line, of: stream)
         if readyNow {
           // After the line itself, so "ready after …" follows the line that made it ready.
           stream.readyText = nil
@@ -214,6 +222,29 @@ final class OutputPump {
       if writer.flush() == .blocked {
         pause(waitingWith: stream)
         return true
+      }
+    }
+  }
+
+  /// A line of a process: to stdout, its ring, and whoever follows.
+  @inline(__always)
+  private func publish(_ line: UnsafeRawBufferPointer, of stream: PipeStream) {
+    writer.append(line, from: stream.source)
+    history.record(line, in: stream.ring)
+    if let followers, followers.hasLineFollowers {
+      followers.deliver(line, of: stream.source.name, millis: history.millis)
+    }
+  }
+
+  /// One of forge's own lines (about forge, or under an instance's name).
+  func say(_ message: String, from source: LogSource) {
+    writer.append(message: message, from: source)
+    var text = message
+    text.withUTF8 { bytes in
+      let line = UnsafeRawBufferPointer(bytes)
+      history.record(line, in: history.ring(for: source.name))
+      if let followers, followers.hasLineFollowers {
+        followers.deliver(line, of: source.name, millis: history.millis)
       }
     }
   }

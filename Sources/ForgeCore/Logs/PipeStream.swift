@@ -8,6 +8,8 @@ final class PipeStream {
   let assembler: LineAssembler
   let instance: FormationMachine.InstanceID
   var source: LogSource
+  /// Its instance's recent lines (shared by every process of the instance).
+  let ring: LineRing
   /// The process group of the process it belongs to, once spawned.
   var group: Int32 = 0
   /// False once the pipe has ended (or was read to its end and closed): only the assembled
@@ -20,8 +22,9 @@ final class PipeStream {
 
   init(
     fd: FileDescriptor, token: UInt64, instance: FormationMachine.InstanceID, source: LogSource,
-    terminal: Bool
+    terminal: Bool, ring: LineRing
   ) {
+    self.ring = ring
     self.fd = fd
     self.token = token
     self.instance = instance

@@ -28,7 +28,11 @@ extension FormationMachine {
     setState(id, .running(pid: pid))
     instances[id]?.release = rules.release
     announce(id, "started with pid \(pid)")
-    if rollout != nil && rollingCurrent == id { announce(id, "replaced (release \(rules.release))") }
+    event("started", id, [("pid", String(pid), true)])
+    if rollout != nil && rollingCurrent == id {
+      announce(id, "replaced (release \(rules.release))")
+      event("replaced", id)
+    }
     beginReadiness(id, now: now)
     markDirty(id)  // a stop or scale-down may have come while it was being spawned
   }
@@ -58,6 +62,7 @@ extension FormationMachine {
     }
     output.append(.collectOutput(group: pid))
     announce(id, status.summary)
+    event("exited", id, [("status", String(status.shellStatus), true), ("summary", status.summary, false)])
     instances[id]?.lastStatus = status
     switch instances[id]?.state {
     case .running(pid)?:
@@ -113,6 +118,7 @@ extension FormationMachine {
         nil,
         "\(type.name) failed: \(name(of: id)) exited \(instance.failures.count) times within "
           + "\(formatSeconds(policy.windowSeconds)) s; giving up")
+      event("gave up", id, [("exits", String(instance.failures.count), true)])
       endFormation(status: status.isSuccess ? 1 : status.shellStatus, now: now)
       return
     }
@@ -121,6 +127,7 @@ extension FormationMachine {
     instances[id]?.backoffSeconds = backoff
     setState(id, .waiting(until: now &+ Clock.nanoseconds(seconds: backoff), isRestart: true))
     announce(id, "restarting in \(formatSeconds(backoff)) s")
+    event("restarting", id, [("delay", formatSeconds(backoff), true)])
   }
 
   mutating func groupEmpty(_ pgid: Int32) {

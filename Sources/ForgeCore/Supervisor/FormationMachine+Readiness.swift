@@ -44,6 +44,7 @@ extension FormationMachine {
       let seconds = Double(now &- instance.startedAt) / 1e9
       announce(id, "ready after \(formatHundredths(seconds)) s (\(probe.label(port: port(of: id))))")
     }
+    event("ready", id)
     if type.health != nil {
       instances[id]?.healthy = true
       scheduleProbe(id, after: type.healthInterval, now: now)
@@ -129,6 +130,7 @@ extension FormationMachine {
       guard failures >= Self.healthFailuresAllowed else { return }
       instances[id]?.healthy = false
       announce(id, "unhealthy (\(probe.spec): \(detail), \(failures) times), restarting")
+      event("unhealthy", id, [("probe", probe.spec, false), ("detail", detail, false)])
       unhealthy(id, now: now)
     }
   }

@@ -59,6 +59,7 @@ extension FormationMachine {
       instances[id].map { "\(name(of: id)) still runs release \($0.release)" }
     }
     announce(nil, "reload halted: " + ([reason] + left).joined(separator: "; "))
+    event("halted", current, [("reason", reason, false)])
     lastRollout = .halted(release: rules.release, reason: reason)
     rollout = nil
     rollingQueue = []

@@ -37,6 +37,7 @@ extension FormationMachine {
   mutating func beginShutdown(now: Deadline) {
     guard phase == .running else { return }
     phase = .stopping
+    event("stopping", nil)
     stopStage = 0
     rollingQueue = []
     rollingCurrent = nil
@@ -182,6 +183,7 @@ extension FormationMachine {
 
   private mutating func finish() {
     let status = exitStatus
+    event("stopped", nil, [("status", String(status), true)])
     phase = .finished(status)
     output.append(.exit(status))
   }

@@ -74,5 +74,23 @@ extension FormationMachine {
     case exit(Int32)
     /// Ask the instance's process `pid` once (`port`, `http:`, `exec:` probes).
     case runProbe(InstanceID, pid: Int32, purpose: ProbePurpose)
+    /// A lifecycle event for `forge events` and the metrics.
+    case event(Event)
+  }
+
+  /// `started`, `ready`, `unhealthy`, `exited`, `restarting`, `gave up`, `replaced`,
+  /// `halted`, `stopping`, `stopped`; with the instance (if any), the release, and details.
+  struct Event: Equatable, Sendable {
+    let kind: String
+    let instance: InstanceID?
+    let release: String
+    let details: [Detail]
+
+    struct Detail: Equatable, Sendable {
+      let key: String
+      let value: String
+      /// Written as a JSON number rather than a string.
+      let isNumber: Bool
+    }
   }
 }

@@ -322,6 +322,15 @@ struct FormationMachine {
 
   mutating func announce(_ id: InstanceID?, _ message: String) { output.append(.announce(id, message)) }
 
+  mutating func event(_ kind: String, _ id: InstanceID?, _ details: [(String, String, Bool)] = []) {
+    let release = id.flatMap { instances[$0]?.release }.flatMap { $0.isEmpty ? nil : $0 } ?? rules.release
+    output.append(
+      .event(
+        Event(
+          kind: kind, instance: id, release: release,
+          details: details.map { Event.Detail(key: $0.0, value: $0.1, isNumber: $0.2) })))
+  }
+
   // MARK: - Timers
 
   private mutating func fireTimers(now: Deadline) {

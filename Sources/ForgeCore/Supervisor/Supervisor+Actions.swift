@@ -38,7 +38,7 @@ extension Supervisor {
     case .collectOutput(let group):
       pump.collect(group: group)
     case .announce(let id, let message):
-      pump.writer.append(message: message, from: id.map(source(for:)) ?? forgeSource)
+      pump.say(message, from: id.map(source(for:)) ?? forgeSource)
     case .warn(let message):
       writeRaw(2, "forge: \(message)\n")
     case .instancesAdded:
@@ -49,6 +49,8 @@ extension Supervisor {
       break  // the loop ends once the machine has finished
     case .runProbe(let id, let pid, let purpose):
       runProbe(id, pid: pid, purpose: purpose)
+    case .event(let event):
+      publish(event)
     }
   }
 

@@ -74,7 +74,7 @@ extension Supervisor {
     for (type, path) in watch.take(now: now, busy: busy) {
       guard let index = typeNames.firstIndex(of: type) else { continue }
       let ids = (0..<machine.activeCounts[index]).map { FormationMachine.InstanceID(typeIndex: index, number: $0 + 1) }
-      for id in ids { pump.writer.append(message: "\(path) changed, restarting", from: source(for: id)) }
+      for id in ids { pump.say("\(path) changed, restarting", from: source(for: id)) }
       feed(.restart(ids))
     }
   }

@@ -36,6 +36,10 @@ extension Supervisor {
       return later(client, .ready(types: types, scaled: true), until: nil)
     case .reload(let dryRun):
       return reload(for: client, dryRun: dryRun)
+    case .logs(let targets, let lines, let follow, let json):
+      return try streamLogs(client, targets: targets, lines: lines, follow: follow, json: json)
+    case .events(let json):
+      return streamEvents(client, json: json)
     case .signal(let name, let targets):
       guard let number = Signal.number(named: name) else { throw ControlError("unknown signal \"\(name)\"") }
       let ids = try instances(named: targets)

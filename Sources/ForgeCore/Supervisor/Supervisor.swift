@@ -37,6 +37,7 @@ final class Supervisor {
   static let notifyToken: UInt64 = 5
   static let watchToken: UInt64 = 6
   static let firstClientToken: UInt64 = 16
+  static let firstFollowerToken: UInt64 = 1 << 40
 
   /// The release running now (replaced by `forge reload`), and what start was asked for.
   var project: Project
@@ -49,6 +50,8 @@ final class Supervisor {
   let pump: OutputPump
   let control: ControlSession?
   let probes = ProbeRunner()
+  /// Clients streaming lines or events.
+  let followers: LogFollowers
   /// `NOTIFY_SOCKET`, when a type's readiness is `notify`.
   var notify: NotifySocket?
   /// `--watch`.
@@ -77,6 +80,8 @@ final class Supervisor {
       formatter: LineFormatter(format: project.settings.logFormat, timestamps: options.timestamps))
     pump = try OutputPump(writer: writer, loop: loop, pipesToken: Self.pipesToken, stdoutToken: Self.stdoutToken)
     let loop = self.loop
+    followers = LogFollowers(loop: loop, firstToken: Self.firstFollowerToken)
+    pump.followers = followers
     control = options.control.map {
       ControlSession(server: $0, loop: loop, listenerToken: Self.controlToken, firstClientToken: Self.firstClientToken)
     }
@@ -165,6 +170,8 @@ final class Supervisor {
       writeRaw(2, "forge: \(error)\n")
       return 1
     }
+    let wall = Clock.wall()
+    pump.history.millis = Int64(wall.seconds) * 1000 + Int64(wall.milliseconds)
     control?.start(now: Clock.now())
     if project.procfile.names.contains(where: { options.readiness.probe(for: $0) == .notify }) {
       do {
@@ -196,6 +203,7 @@ final class Supervisor {
     while true {
       if case .finished(let status) = machine.phase {
         pump.finish()
+        followers.closeAll()
         return status
       }
       let events: [Epoll.Event]
@@ -206,6 +214,8 @@ final class Supervisor {
       }
       let now = Clock.now()
       pump.writer.formatter.updateClock()
+      let wall = Clock.wall()
+      pump.history.millis = Int64(wall.seconds) * 1000 + Int64(wall.milliseconds)
       for event in events { dispatch(event, now: now) }
       if pollingSignals { handle(Signal.takePending()) }
       probes.expire(now: now)
@@ -309,7 +319,7 @@ final class Supervisor {
 
   /// One of forge's own lines in the log stream.
   func announce(_ message: String) {
-    pump.writer.append(message: message, from: forgeSource)
+    pump.say(message, from: forgeSource)
   }
 
   /// Writes what is buffered, and what the pump and the control socket have to tell.

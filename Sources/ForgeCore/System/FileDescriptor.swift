@@ -96,7 +96,11 @@ final class FileDescriptor {
 /// Writes a message to a raw descriptor that forge does not own (stderr), ignoring failures:
 /// there is nowhere left to report them.
 func writeRaw(_ fd: Int32, _ text: String) {
-  let bytes = Array(text.utf8)
+  writeRaw(fd, bytes: Array(text.utf8))
+}
+
+/// The same for bytes (a stream relayed to stdout); stops when the reader has gone.
+func writeRaw(_ fd: Int32, bytes: [UInt8]) {
   var offset = 0
   while offset < bytes.count {
     let n = bytes.withUnsafeBytes { all in
