@@ -80,7 +80,7 @@ final class LineRing {
   }
 
   /// The kept lines, oldest first, each as contiguous bytes (valid during the call).
-  func forEach(_ body: (Record, UnsafeRawBufferPointer) -> Void) {
+  func visit(_ body: (Record, UnsafeRawBufferPointer) -> Void) {
     guard let base = storage else {
       for record in ordered() { body(record, UnsafeRawBufferPointer(start: nil, count: 0)) }
       return

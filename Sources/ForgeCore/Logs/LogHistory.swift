@@ -34,14 +34,14 @@ final class LogHistory {
   {
     var chosen: [(name: String, record: LineRing.Record)] = []
     for (name, ring) in rings where matching(name) {
-      ring.forEach { record, _ in chosen.append((name, record)) }
+      ring.visit { record, _ in chosen.append((name, record)) }
     }
     chosen.sort { $0.record.sequence < $1.record.sequence }
     let wanted = Set(chosen.suffix(max(0, count)).map(\.record.sequence))
     guard !wanted.isEmpty else { return }
     var lines: [(UInt64, String, LineRing.Record, [UInt8])] = []
     for (name, ring) in rings where matching(name) {
-      ring.forEach { record, bytes in
+      ring.visit { record, bytes in
         if wanted.contains(record.sequence) { lines.append((record.sequence, name, record, Array(bytes))) }
       }
     }
