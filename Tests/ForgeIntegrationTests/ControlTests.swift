@@ -170,7 +170,7 @@ final class ControlTests: ForgeControlTestCase {
     XCTAssertEqual(table.names, ["web.1", "crash.1"], table.text)
     let expectedKeys: Set = [
       "name", "type", "pid", "state", "uptime", "restarts", "port", "next_retry", "ready", "ready_at", "healthy",
-      "status_text", "release",
+      "status_text", "release", "cpu_percent", "rss_bytes", "cpu_seconds", "threads",
     ]
 
     let web = try XCTUnwrap(table["web.1"])
@@ -205,7 +205,8 @@ final class ControlTests: ForgeControlTestCase {
     XCTAssertEqual(lines.count, 3, text)
     XCTAssertEqual(
       lines.first?.split(separator: " ", omittingEmptySubsequences: true),
-      ["INSTANCE", "PID", "STATE", "READY", "HEALTH", "UPTIME", "RESTARTS", "PORT", "NEXT", "RETRY", "STATUS"], text)
+      ["INSTANCE", "PID", "STATE", "READY", "HEALTH", "CPU%", "RSS", "UPTIME", "RESTARTS", "PORT", "NEXT", "RETRY", "STATUS"],
+      text)
     XCTAssertTrue(
       lines.contains { $0.hasPrefix("web.1 ") && $0.contains(" \(webPid) ") && $0.contains("running") }, text)
     try stopAndExpectSuccess(forge)

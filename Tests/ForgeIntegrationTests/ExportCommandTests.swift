@@ -96,6 +96,64 @@ final class ExportCommandTests: ForgeTestCase {
     }
   }
 
+  /// `--ready`, `--health`, `--after` and their timings reach every format, from the flags or
+  /// from their FORGE_ variables, read and checked as `forge start` reads them.
+  func testExportCarriesReadinessHealthAndStartOrder() throws {
+    let project = try makeProject(["Procfile": "migrate: ./m\nweb: ./w\nworker: ./k\n"])
+    let options = [
+      "--ready", "web=http:/up,worker=notify", "--health", "web=port", "--after", "web=worker,web=migrate:done",
+      "--ready-timeout", "20", "--health-interval", "4", "-a", "shop",
+    ]
+    for format in ["systemd", "kubernetes", "compose"] {
+      let result = try runForge(["export", format, format] + options, in: project)
+      XCTAssertEqual(result.status, 0, "\(format): \(result.stderr)")
+    }
+    let web = try XCTUnwrap(project.read("systemd/shop-web@.service"))
+    for line in ["After=shop-worker@1.service", "Wants=shop-migrate@1.service", "TimeoutStartSec=20", "ExecStartPost="]
+    {
+      XCTAssertTrue(web.contains("\n" + line), "\(line) in \(web)")
+    }
+    XCTAssertTrue(project.read("systemd/shop-worker@.service")?.contains("\nType=notify\n") == true)
+    XCTAssertTrue(project.read("systemd/shop-migrate@.service")?.contains("\nType=oneshot\n") == true)
+    XCTAssertTrue(project.exists("kubernetes/shop-migrate.job.yaml"), "a task is a Job")
+    XCTAssertFalse(project.exists("kubernetes/shop-migrate.deployment.yaml"))
+    let deployment = try XCTUnwrap(project.read("kubernetes/shop-web.deployment.yaml"))
+    for text in [
+      "readinessProbe:\n            httpGet:", "livenessProbe:\n            tcpSocket:", "periodSeconds: 4\n",
+    ] {
+      XCTAssertTrue(deployment.contains(text), "\(text) in \(deployment)")
+    }
+    let compose = try XCTUnwrap(project.read("compose/compose.yaml"))
+    for text in ["condition: service_completed_successfully", "condition: service_started", "interval: 4s"] {
+      XCTAssertTrue(compose.contains(text), "\(text) in \(compose)")
+    }
+
+    // The same from the environment.
+    let fromEnvironment = try runForge(
+      ["export", "compose", "env-out", "-a", "shop"], in: project,
+      environment: ["FORGE_READY": "web=http:/up,worker=notify", "FORGE_AFTER": "web=worker,web=migrate:done"])
+    XCTAssertEqual(fromEnvironment.status, 0, fromEnvironment.stderr)
+    let again = try XCTUnwrap(project.read("env-out/compose.yaml"))
+    XCTAssertTrue(again.contains("condition: service_completed_successfully"), again)
+    XCTAssertTrue(again.contains("healthcheck:"), again)
+  }
+
+  func testBadReadinessOrStartOrderIsExitStatusTwoAndWritesNothing() throws {
+    let project = try makeProject(["Procfile": "migrate: ./m\nweb: ./w\n"])
+    for (arguments, message) in [
+      (["--ready", "api=port"], "--ready: unknown process type \"api\""),
+      (["--health", "web=notify"], "--health: expected port, http:PATH or exec:COMMAND"),
+      (["--after", "web=migrate,migrate=web"], "cycle"),
+      (["--after", "web=migrate:done", "-m", "web=1,migrate=0"], "web waits for migrate"),
+      (["--ready-timeout", "-1"], "--ready-timeout"),
+    ] {
+      let result = try runForge(["export", "systemd", "out"] + arguments, in: project)
+      XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)")
+      XCTAssertTrue(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+      XCTAssertFalse(project.exists("out"), "\(arguments)")
+    }
+  }
+
   /// The manifest's container command, run here, gives the process the port the manifest
   /// exposes: forge adds the type's Procfile offset to `-p`, as on the host.
   func testKubernetesContainerCommandListensOnTheDeclaredPort() throws {

@@ -200,7 +200,7 @@ enum ProcessTable {
   static func render(_ value: JSONValue?) -> String {
     guard case .array(let processes)? = value else { return "" }
     var rows: [[String]] = [
-      ["INSTANCE", "PID", "STATE", "READY", "HEALTH", "UPTIME", "RESTARTS", "PORT", "NEXT RETRY", "STATUS"]
+      ["INSTANCE", "PID", "STATE", "READY", "HEALTH", "CPU%", "RSS", "UPTIME", "RESTARTS", "PORT", "NEXT RETRY", "STATUS"]
     ]
     for process in processes {
       rows.append([
@@ -209,6 +209,8 @@ enum ProcessTable {
         process["state"]?.string ?? "?",
         process["ready"] == .bool(true) ? "yes" : "no",
         process["healthy"].flatMap { $0 == .null ? nil : ($0 == .bool(true) ? "healthy" : "unhealthy") } ?? "-",
+        process["cpu_percent"]?.number.map { formatPercent($0) } ?? "-",
+        process["rss_bytes"]?.number.map { formatBytes($0) } ?? "-",
         process["uptime"]?.number.map(duration) ?? "-",
         process["restarts"]?.integer.map(String.init) ?? "0",
         process["port"]?.integer.map(String.init) ?? "-",
@@ -227,6 +229,18 @@ enum ProcessTable {
       text += line + "\n"
     }
     return text
+  }
+
+  static func formatPercent(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+  }
+
+  /// "12.3M", "640K", "1.2G".
+  static func formatBytes(_ value: Double) -> String {
+    if value < 1024 * 1024 { return "\(Int(value / 1024))K" }
+    if value < 1024 * 1024 * 1024 { return formatPercent(value / 1024 / 1024) + "M" }
+    return formatPercent(value / 1024 / 1024 / 1024) + "G"
   }
 
   static func duration(_ seconds: Double) -> String {

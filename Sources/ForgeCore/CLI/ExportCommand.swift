@@ -9,7 +9,7 @@ enum ExportCommand {
     Options.common + [
       Options.formation, Options.concurrency, Options.port, Options.timeout, Options.app, Options.user,
       Options.image, Options.expose, Options.restart,
-    ]
+    ] + Options.readiness
 
   static func run(_ arguments: [String]) throws -> Int32 {
     guard let invocation = try Invocation.parse(arguments, command: "export", specs: specs) else { return 0 }
@@ -48,7 +48,20 @@ enum ExportCommand {
       restart: try StartCommand.restartPolicy(options, environment),
       expose: expose.map { $0.value.split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty } }
         ?? ["web"],
-      exposeSource: expose?.source)
+      exposeSource: expose?.source, probes: try probes(options, environment, project))
+  }
+
+  /// `--ready`, `--health`, their timings and `--after`, read and checked as `forge start` does.
+  static func probes(_ given: OptionValues, _ environment: Variables, _ project: Project) throws -> ExportPlan.Probes {
+    var options = Supervisor.Options()
+    try StartCommand.configureReadiness(&options, given, environment, project)
+    let named = options.readiness.named.map { ("--ready", $0) } + options.health.named.map { ("--health", $0) }
+    for (flag, type) in named.sorted(by: { $0.1 < $1.1 }) where project.procfile.index(of: type) == nil {
+      throw ConfigError(path: flag, line: 0, message: "unknown process type \"\(type)\"")
+    }
+    return ExportPlan.Probes(
+      readiness: options.readiness, health: options.health, order: options.order,
+      readyTimeoutSeconds: options.readyTimeoutSeconds, healthIntervalSeconds: options.healthIntervalSeconds)
   }
 
   static func write(_ files: [ExportFile], format: ExportFormat, directory: String, display: String) throws {

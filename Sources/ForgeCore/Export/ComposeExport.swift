@@ -1,6 +1,15 @@
 /// `forge export compose`: `compose.yaml` with one service per type, each running
 /// `forge start TYPE` in the image, and `APP.env` beside it with the env files' variables.
-/// A `release` type runs `forge run release` and only when asked (`--profile release`).
+/// A `release` type runs `forge run release` and only when asked (`--profile release`), unless
+/// a type waits for it. A task (a type another waits for with `:done`) runs once.
+///
+/// Readiness and health become the service's one `healthcheck`, a shell test (see
+/// `ExportProbes`: nc or bash for a port, wget or curl for HTTP, so the image needs one of
+/// each pair): the polled readiness probe when there is one, since it is what `depends_on`
+/// waits for, else the health check. It is asked every second during the readiness timeout
+/// (`start_period`, `start_interval`, Docker Engine 25 or later), then every health interval.
+/// `--after` becomes `depends_on`: `service_healthy` for `:ready` on a service with a
+/// healthcheck, `service_started` on one without, `service_completed_successfully` for `:done`.
 enum ComposeExport {
   static func files(_ plan: ExportPlan) -> [ExportFile] {
     [
@@ -12,23 +21,77 @@ enum ComposeExport {
   static func compose(_ plan: ExportPlan) -> String {
     var text = "# \(ExportText.header)\nname: \(plan.app)\nservices:\n"
     // The release service runs once, when asked: a count of 0 leaves it out, as for Kubernetes.
-    for type in plan.types where !(type.isRelease && type.count == 0) {
+    let services = plan.types.filter { !($0.isRelease && $0.count == 0) }
+    let awaited = Set(services.flatMap { $0.after.map(\.on) })
+    for type in services {
       text += "  \(ExportText.yamlKey(type.name)):\n"
       text += "    image: \(scalar(plan.image))\n"
       text += "    command: \(ExportText.yamlList(plan.containerCommand(type), quote: scalar))\n"
-      if type.isRelease { text += "    profiles: [\"release\"]\n" }
+      if type.isRelease && !awaited.contains(type.name) { text += "    profiles: [\"release\"]\n" }
       text += "    env_file: [\(scalar("\(plan.app).env"))]\n"
       if !type.isRelease {
         // forge in the container stops its processes within the same grace period.
         text += "    environment:\n      FORGE_TIMEOUT: \(scalar(ExportText.seconds(plan.timeoutSeconds)))\n"
+        // An exec probe gets the instance's PORT, as under forge (forge sets it again for the process).
+        if type.hasExecProbe { text += "      PORT: \(scalar(String(plan.port(type, instance: 1))))\n" }
       }
       if let user = plan.user { text += "    user: \(scalar(user))\n" }
-      text += "    restart: \(scalar(type.isRelease ? "no" : ExportText.restart(type.restart)))\n"
+      let runsOnce = type.isRelease || type.isTask
+      text += "    restart: \(scalar(runsOnce ? "no" : ExportText.restart(type.restart)))\n"
       text += "    stop_grace_period: \(ExportText.seconds(plan.timeoutSeconds))s\n"
       if !type.isRelease { text += "    deploy:\n      replicas: \(type.count)\n" }
       if type.exposed && !type.isRelease {
         text += "    expose: [\(scalar(String(plan.port(type, instance: 1))))]\n"
       }
+      if !type.isRelease { text += healthcheck(plan, type) }
+      text += dependsOn(type, on: services)
+    }
+    return text
+  }
+
+  /// The probe a service's healthcheck asks: the polled readiness probe, else the health check.
+  static func checked(_ type: ExportPlan.ProcessEntry) -> Probe? {
+    type.isRelease ? nil : type.polledReadiness ?? type.health
+  }
+
+  static func healthcheck(_ plan: ExportPlan, _ type: ExportPlan.ProcessEntry) -> String {
+    var text = ""
+    if let readiness = type.readiness, !readiness.isPolled {
+      text += "    # Not exported: readiness \(ExportText.yaml(readiness.spec)) has no Compose equivalent;"
+      text +=
+        type.health == nil
+        ? " what waits for \(type.name) starts once it runs.\n" : " the healthcheck is the health check.\n"
+    }
+    if let health = type.health, let readiness = type.polledReadiness, health != readiness {
+      text += "    # Not exported: health check \(ExportText.yaml(health.spec)); a service has one healthcheck,"
+      text += " and it is the readiness probe.\n"
+    }
+    guard let probe = checked(type),
+      let test = ExportProbes.shellTest(probe, port: String(plan.port(type, instance: 1)))
+    else { return text }
+    text += "    healthcheck:\n"
+    text += "      test: \(ExportText.yamlList(["CMD-SHELL", test], quote: scalar))\n"
+    text += "      interval: \(ExportText.seconds(plan.healthIntervalSeconds))s\n"
+    text += "      timeout: \(ExportProbes.timeoutSeconds(probe))s\n"
+    text += "      retries: 3\n"
+    text += "      start_period: \(ExportText.seconds(plan.readyTimeoutSeconds))s\n"
+    text += "      start_interval: 1s\n"
+    return text
+  }
+
+  /// `depends_on` for `--after`, in the order given; a service not in the file (a release whose
+  /// count is 0) is left out.
+  static func dependsOn(_ type: ExportPlan.ProcessEntry, on services: [ExportPlan.ProcessEntry]) -> String {
+    var text = ""
+    for dependency in type.after {
+      guard let other = services.first(where: { $0.name == dependency.on }) else { continue }
+      let condition: String
+      switch dependency.condition {
+      case .done: condition = "service_completed_successfully"
+      case .ready: condition = checked(other) == nil ? "service_started" : "service_healthy"
+      }
+      if text.isEmpty { text = "    depends_on:\n" }
+      text += "      \(ExportText.yamlKey(other.name)):\n        condition: \(condition)\n"
     }
     return text
   }

@@ -11,9 +11,39 @@ struct ExportPlan {
     let count: Int
     let restart: RestartPolicy.Mode
     let exposed: Bool
+    /// `--ready TYPE=…`: when an instance counts as started.
+    var readiness: Probe? = nil
+    /// `--health TYPE=…`: asked every health interval once ready; 3 failures in a row restart.
+    var health: Probe? = nil
+    /// `--after TYPE=…`: the types this one starts after, in the order given.
+    var after: [StartOrder.Dependency] = []
+    /// Another type waits for this one with `:done`: it runs to completion, once.
+    var isTask = false
 
     /// Heroku's convention, kept by forge: a `release` type runs once per deploy.
     var isRelease: Bool { name == "release" }
+
+    /// The probe the formats can ask on a schedule for readiness: `log` and `notify` are told
+    /// to forge by the process, which no orchestrator can watch for.
+    var polledReadiness: Probe? { readiness?.isPolled == true ? readiness : nil }
+
+    /// An `exec:` probe runs with the instance's PORT, which a container must then be given.
+    var hasExecProbe: Bool {
+      [readiness, health].contains { probe in
+        if case .exec = probe { return true }
+        return false
+      }
+    }
+  }
+
+  /// Readiness, health and start order, as `forge start` reads them (`--ready`, `--health`,
+  /// `--after`, `--ready-timeout`, `--health-interval`).
+  struct Probes {
+    var readiness = ProbeSettings()
+    var health = ProbeSettings()
+    var order = StartOrder()
+    var readyTimeoutSeconds = 60.0
+    var healthIntervalSeconds = 10.0
   }
 
   /// Already sanitized (see `ExportNames.app`): lowercase letters, digits and `-`.
@@ -29,10 +59,13 @@ struct ExportPlan {
   let types: [ProcessEntry]
   /// The env files' variables, without the ones forge sets per process.
   let environment: [(key: String, value: String)]
+  let readyTimeoutSeconds: Double
+  let healthIntervalSeconds: Double
 
   init(
     app: String, root: String, directory: String, user: String?, image: String, timeoutSeconds: Double,
-    basePort: Int, types: [ProcessEntry], environment: [(key: String, value: String)]
+    basePort: Int, types: [ProcessEntry], environment: [(key: String, value: String)],
+    readyTimeoutSeconds: Double = 60, healthIntervalSeconds: Double = 10
   ) {
     self.app = app
     self.root = root
@@ -45,13 +78,15 @@ struct ExportPlan {
     // Set per process, so an env file never decides them (in a systemd EnvironmentFile a value
     // would even win over the unit's own `Environment=PORT=`).
     self.environment = environment.filter { !InstanceVariables.keys.contains($0.key) }
+    self.readyTimeoutSeconds = readyTimeoutSeconds
+    self.healthIntervalSeconds = healthIntervalSeconds
   }
 
   /// The plan for `project`. `expose` names the types that listen for traffic; an unknown
   /// name is an error unless it is the default (`web` in a Procfile without one).
   init(
     project: Project, app: String, directory: String, user: String?, image: String?, restart: RestartPolicy,
-    expose: [String], exposeSource: String?
+    expose: [String], exposeSource: String?, probes: Probes = Probes()
   ) throws(ConfigError) {
     if let exposeSource {
       for name in expose where project.procfile.index(of: name) == nil {
@@ -60,21 +95,28 @@ struct ExportPlan {
           message: "unknown process type \"\(name)\" (defined: \(project.procfile.names.joined(separator: ", ")))")
       }
     }
+    let tasks = probes.order.tasks
     let types = project.procfile.entries.enumerated().map { index, entry in
       ProcessEntry(
         name: entry.name, command: entry.command, index: index, count: project.counts[index],
-        restart: restart.mode(for: entry.name), exposed: expose.contains(entry.name))
+        restart: restart.mode(for: entry.name), exposed: expose.contains(entry.name),
+        readiness: probes.readiness.probe(for: entry.name), health: probes.health.probe(for: entry.name),
+        after: probes.order.dependencies(of: entry.name), isTask: tasks.contains(entry.name))
     }
     self.init(
       app: app, root: project.settings.root, directory: directory, user: user, image: image ?? "\(app):latest",
       timeoutSeconds: project.settings.timeoutSeconds, basePort: project.basePort, types: types,
-      environment: project.fileEnvironment)
+      environment: project.fileEnvironment, readyTimeoutSeconds: probes.readyTimeoutSeconds,
+      healthIntervalSeconds: probes.healthIntervalSeconds)
   }
 
   /// foreman's port rule, as `forge start` applies it.
   func port(_ type: ProcessEntry, instance: Int) -> Int {
     PortPlan.port(base: basePort, typeIndex: type.index, instance: instance)
   }
+
+  /// The entry named `name`.
+  func type(named name: String) -> ProcessEntry? { types.first { $0.name == name } }
 
   /// The command a container runs for one instance of `type`: forge itself, so the container
   /// gets forge's signal handling, log prefixing and restart policy. `-p` is the base port:

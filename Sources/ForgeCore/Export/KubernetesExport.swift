@@ -1,7 +1,10 @@
 /// `forge export kubernetes`: one manifest per object, for `kubectl apply -f DIR`. The env
 /// files' variables go to a Secret `APP-env` that every container reads (values never appear
 /// in a Deployment); each type is a Deployment `APP-TYPE` running `forge start TYPE` in the
-/// image, with a Service for exposed types; a `release` type is a Job that runs once.
+/// image, with a Service for exposed types; a `release` type, and a task (a type another waits
+/// for with `:done`), is a Job that runs once. A polled readiness probe becomes a
+/// `readinessProbe`, and a `startupProbe` that gives up after `--ready-timeout`; a health
+/// check a `livenessProbe` (3 failures in a row restart, as under forge).
 enum KubernetesExport {
   static func files(_ plan: ExportPlan) throws(ConfigError) -> [ExportFile] {
     if let user = plan.user, UInt32(user) == nil {
@@ -11,7 +14,7 @@ enum KubernetesExport {
     var taken: [String: String] = [:]
     for type in plan.types {
       let name = try objectName(plan, type, taken: &taken)
-      if type.isRelease {
+      if type.isRelease || type.isTask {
         // A Job cannot be scaled: a count of 0 leaves it out, as under `forge start`.
         if type.count > 0 { files.append(ExportFile("\(name).job.yaml", job(plan, type, name: name))) }
         continue
@@ -58,7 +61,13 @@ enum KubernetesExport {
   static func object(
     _ apiVersion: String, _ kind: String, _ plan: ExportPlan, _ type: ExportPlan.ProcessEntry?, name: String
   ) -> String {
-    "# \(ExportText.header)\napiVersion: \(apiVersion)\nkind: \(kind)\nmetadata:\n  name: \(name)\n  labels:\n"
+    var text = "# \(ExportText.header)\n"
+    if let type, !type.after.isEmpty, kind != "Service" {
+      // Kubernetes starts every object at once; the pods restart until what they need is there.
+      let after = type.after.map { "\($0.on) (\($0.condition.rawValue))" }.joined(separator: ", ")
+      text += "# Not exported: forge starts \(type.name) after \(after); Kubernetes has no start order.\n"
+    }
+    return text + "apiVersion: \(apiVersion)\nkind: \(kind)\nmetadata:\n  name: \(name)\n  labels:\n"
       + labels(plan, type, indent: "    ")
   }
 
@@ -78,7 +87,9 @@ enum KubernetesExport {
   }
 
   static func job(_ plan: ExportPlan, _ type: ExportPlan.ProcessEntry, name: String) -> String {
-    object("batch/v1", "Job", plan, type, name: name) + "spec:\n"
+    // Every instance of a task runs to completion once, together.
+    let instances = type.count > 1 ? "  completions: \(type.count)\n  parallelism: \(type.count)\n" : ""
+    return object("batch/v1", "Job", plan, type, name: name) + "spec:\n" + instances
       + "  backoffLimit: 0\n"
       + podTemplate(plan, type, restartPolicy: "Never")
   }
@@ -100,8 +111,49 @@ enum KubernetesExport {
     // forge in the container stops its processes within the same grace period.
     text += "          env:\n            - name: FORGE_TIMEOUT\n"
     text += "              value: \(ExportText.yaml(ExportText.seconds(plan.timeoutSeconds)))\n"
-    if type.exposed { text += "          ports:\n            - containerPort: \(plan.port(type, instance: 1))\n" }
+    let port = plan.port(type, instance: 1)
+    if type.hasExecProbe {
+      // An exec probe gets the instance's PORT, as under forge (forge sets it again for the process).
+      text += "            - name: PORT\n              value: \(ExportText.yaml(String(port)))\n"
+    }
+    if type.exposed { text += "          ports:\n            - containerPort: \(port)\n" }
+    return text + probes(plan, type, port: port)
+  }
+
+  /// The container's probes, or a comment for a readiness probe Kubernetes cannot ask.
+  static func probes(_ plan: ExportPlan, _ type: ExportPlan.ProcessEntry, port: Int) -> String {
+    var text = ""
+    if let readiness = type.polledReadiness {
+      // Asked every second until it passes, as forge does, and given up on (the container
+      // restarted) after the readiness timeout; then asked every second for Service traffic.
+      text += "          startupProbe:\n" + handler(readiness, port: port)
+      text += "            periodSeconds: 1\n"
+      text += "            failureThreshold: \(ExportProbes.wholeSeconds(plan.readyTimeoutSeconds))\n"
+      text += "          readinessProbe:\n" + handler(readiness, port: port) + "            periodSeconds: 1\n"
+    } else if let readiness = type.readiness {
+      text += "          # Not exported: readiness \(ExportText.yaml(readiness.spec)) has no Kubernetes equivalent;"
+      text += " the pod is ready once its container runs.\n"
+    }
+    if let health = type.health {
+      text += "          livenessProbe:\n" + handler(health, port: port)
+      text += "            periodSeconds: \(ExportProbes.wholeSeconds(plan.healthIntervalSeconds))\n"
+      text += "            failureThreshold: 3\n"
+    }
     return text
+  }
+
+  /// `tcpSocket`, `httpGet` or `exec` with forge's time limit, at the probe's indentation.
+  static func handler(_ probe: Probe, port: Int) -> String {
+    var text: String
+    switch probe {
+    case .port: text = "            tcpSocket:\n              port: \(port)\n"
+    case .http(let path):
+      text = "            httpGet:\n              path: \(ExportText.yaml(path))\n              port: \(port)\n"
+    case .exec(let command):
+      text = "            exec:\n              command: \(ExportText.yamlList(["/bin/sh", "-c", command]))\n"
+    case .log, .notify: return ""
+    }
+    return text + "            timeoutSeconds: \(ExportProbes.timeoutSeconds(probe))\n"
   }
 
   static func service(_ plan: ExportPlan, _ type: ExportPlan.ProcessEntry, name: String) -> String {

@@ -2,6 +2,11 @@
 /// a positive count gets a template `APP-TYPE@.service` (the instance number is `%i`) and each
 /// instance a drop-in setting its PORT, since ports differ per instance. The env files'
 /// variables go to `APP.env`, read by every unit.
+///
+/// `--after` makes a type's units `After=` and `Wants=` every unit of what it waits for. A unit
+/// counts as started once ready: `notify` is `Type=notify`; a polled probe is an
+/// `ExecStartPost=` loop (a shell test, see `ExportProbes`), both within `--ready-timeout`. A
+/// task (a type another waits for with `:done`) is `Type=oneshot`, started once it has exited.
 enum SystemdExport {
   static func files(_ plan: ExportPlan) -> [ExportFile] {
     let running = plan.types.filter { $0.count > 0 }
@@ -35,9 +40,14 @@ enum SystemdExport {
       "Description=\(plan.app) \(instance)",
       "PartOf=\(plan.app).target",
       "After=network.target",
-      "",
-      "[Service]",
     ]
+    for dependency in type.after {
+      guard let other = plan.type(named: dependency.on), other.count > 0 else { continue }
+      let units = (1...other.count).map { "\(plan.app)-\(other.name)@\($0).service" }
+      lines += units.map { "After=\($0)" } + units.map { "Wants=\($0)" }
+    }
+    lines += ["", "[Service]"]
+    lines += startup(plan, type)
     if let user = plan.user { lines.append("User=\(specifiers(user))") }
     lines += [
       "WorkingDirectory=\(specifiers(plan.root))",
@@ -45,19 +55,50 @@ enum SystemdExport {
       "Environment=PS=\(instance)",
       "Environment=DYNO=\(instance)",
       "ExecStart=/bin/sh -c \(quoted(type.command))",
+    ]
+    if !type.isTask, let readiness = type.polledReadiness, let test = ExportProbes.shellTest(readiness, port: "$PORT") {
+      // Started (and what waits for it let go) once the probe passes, asked every second.
+      let asked: String
+      if case .exec = readiness { asked = "/bin/sh -c " + ExportProbes.shellWord(test) } else { asked = test }
+      lines.append("ExecStartPost=/bin/sh -c \(quoted("until \(asked); do sleep 1; done"))")
+    }
+    // A task may have a restart policy for its failures; done is done.
+    let restart: RestartPolicy.Mode = type.isTask && type.restart == .always ? .onFailure : type.restart
+    lines += [
       // SIGTERM to the main process only, then SIGKILL to the whole cgroup: forge's own stop.
       "KillMode=mixed",
       "TimeoutStopSec=\(ExportText.seconds(max(plan.timeoutSeconds, 0.001)))",
-      "Restart=\(ExportText.restart(type.restart))",
+      "Restart=\(ExportText.restart(restart))",
     ]
     // forge's first backoff; systemd's own default (100 ms) would spin on a crashing process.
-    if type.restart != .never { lines.append("RestartSec=1") }
+    if restart != .never { lines.append("RestartSec=1") }
     lines += [
       "StandardOutput=journal",
       "StandardError=journal",
       "SyslogIdentifier=\(plan.app)-\(instance)",
     ]
+    if let health = type.health {
+      lines.append("# Not exported: health check \(ExportText.yaml(health.spec)); systemd has no health checks.")
+    }
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// `Type=` and the start timeout: what makes the unit count as started.
+  static func startup(_ plan: ExportPlan, _ type: ExportPlan.ProcessEntry) -> [String] {
+    if type.isTask {
+      // Started once it has exited 0, and stays active so that `After=` units see it done.
+      return ["Type=oneshot", "RemainAfterExit=yes", "TimeoutStartSec=infinity"]
+    }
+    guard let readiness = type.readiness else { return [] }
+    let timeout = "TimeoutStartSec=\(ExportText.seconds(max(plan.readyTimeoutSeconds, 0.001)))"
+    switch readiness {
+    case .notify:
+      // The shell may stay between systemd and the process that sends READY=1.
+      return ["Type=notify", "NotifyAccess=all", timeout]
+    case .log:
+      return ["# Not exported: readiness \(ExportText.yaml(readiness.spec)); systemd cannot watch a log."]
+    case .port, .http, .exec: return [timeout]
+    }
   }
 
   /// `%` starts a specifier in almost every unit setting.

@@ -7,8 +7,11 @@ extension Supervisor {
   func respond(to request: ControlRequest, from client: ControlConnection) throws(ControlError) -> String? {
     switch request {
     case .ps:
+      // CPU% needs two samples: the last one if recent enough, else one now and one shortly.
       let now = Clock.now()
-      return ControlReply.success([("processes", .array(machine.orderedInstances.map { describe($0, now: now) }))])
+      let due = resources.canCompare(now: now) ? now : now &+ ResourceSampler.shortestInterval
+      sampleResources(now: now)
+      return later(client, .processes, until: due)
     case .env:
       return ControlReply.success([
         ("release", .string(project.releaseID)),
@@ -65,6 +68,23 @@ extension Supervisor {
 
   func name(_ id: InstanceID) -> String { "\(typeName(id.typeIndex)).\(id.number)" }
 
+  /// Samples the process groups of every instance (and forge).
+  func sampleResources(now: Deadline) {
+    var groups: Set<Int32> = []
+    for instance in machine.instances.values {
+      switch instance.state {
+      case .running(let pid), .stopping(let pid, _): groups.insert(pid)
+      default: break
+      }
+    }
+    resources.sample(groups: groups, now: now)
+  }
+
+  /// The `forge ps` reply.
+  func processes(now: Deadline) -> String {
+    ControlReply.success([("processes", .array(machine.orderedInstances.map { describe($0, now: now) }))])
+  }
+
   private func describe(_ instance: FormationMachine.Instance, now: Deadline) -> JSONValue {
     let id = instance.id
     var pid: Int32?
@@ -97,6 +117,16 @@ extension Supervisor {
     ]
     if let status { fields.append(("exit_status", .number(Double(status.shellStatus)))) }
     fields.append(("release", instance.release.isEmpty ? .null : .string(instance.release)))
+    var group: Int32?
+    switch instance.state {
+    case .running(let pid), .stopping(let pid, _): group = pid
+    default: group = nil
+    }
+    let usage = group.flatMap(resources.usage(of:))
+    fields.append(("cpu_percent", group.flatMap(resources.cpuPercent(of:)).map(JSONValue.number) ?? .null))
+    fields.append(("rss_bytes", usage.map { .number(Double($0.residentBytes)) } ?? .null))
+    fields.append(("cpu_seconds", usage.map { .number(($0.cpuSeconds * 100).rounded() / 100) } ?? .null))
+    fields.append(("threads", usage.map { .number(Double($0.threads)) } ?? .null))
     let ready = pid != nil && instance.readyAt != nil
     fields.append(("ready", .bool(ready)))
     fields.append(("ready_at", ready ? instance.readyAt.map { .string(wallTime(of: $0, now: now)) } ?? .null : .null))

@@ -5,6 +5,8 @@ extension Supervisor {
     case restart(reply: String)
     /// The rollout of a reload: success once it completed, failure if it halted.
     case reload(plan: String)
+    /// `forge ps`, once a second resource sample can be taken (`until`).
+    case processes
     /// Every instance of the types ready (a task: finished with status 0).
     case ready(types: [Int], scaled: Bool)
   }
@@ -44,6 +46,12 @@ extension Supervisor {
     case .restart(let reply):
       if stopping { return ControlReply.failure("forge is stopping") }
       return machine.isRestarting ? nil : reply
+    case .processes:
+      guard let until = waiter.until, until > now else {
+        if waiter.until != nil && waiter.since != now { sampleResources(now: now) }
+        return processes(now: now)
+      }
+      return nil
     case .reload(let plan):
       if stopping { return ControlReply.failure("forge is stopping") }
       guard machine.rollout == nil else { return nil }

@@ -50,6 +50,7 @@ final class Supervisor {
   let pump: OutputPump
   let control: ControlSession?
   let probes = ProbeRunner()
+  let resources = ResourceSampler()
   /// Clients streaming lines or events.
   let followers: LogFollowers
   /// `NOTIFY_SOCKET`, when a type's readiness is `notify`.

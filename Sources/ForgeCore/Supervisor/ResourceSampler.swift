@@ -1,0 +1,48 @@
+/// CPU and memory of each instance's process group for `forge ps`, `forge top` and the
+/// metrics. CPU% is the change of CPU time between two samples, so a sample is taken only when
+/// someone asks: an idle forge reads nothing.
+final class ResourceSampler {
+  struct Sample {
+    let at: Deadline
+    let groups: [Int32: GroupUsage]
+    let own: GroupUsage
+  }
+
+  /// A comparison needs samples at least this far apart, and no further than `staleAfter`.
+  static let shortestInterval: Deadline = 200_000_000
+  static let staleAfter: Deadline = 5_000_000_000
+
+  private(set) var latest: Sample?
+  private(set) var previous: Sample?
+
+  /// Whether a new sample now can be compared with the latest one.
+  func canCompare(now: Deadline) -> Bool {
+    guard let latest else { return false }
+    let age = now &- latest.at
+    return age >= Self.shortestInterval && age <= Self.staleAfter
+  }
+
+  func sample(groups: Set<Int32>, now: Deadline) {
+    previous = latest
+    latest = Sample(at: now, groups: ProcessStats.usage(ofGroups: groups), own: ProcessStats.own())
+  }
+
+  func usage(of group: Int32) -> GroupUsage? { latest?.groups[group] }
+
+  /// CPU use over the interval between the last two samples, in percent of one core.
+  func cpuPercent(of group: Int32) -> Double? {
+    guard let latest, let previous, let now = latest.groups[group] else { return nil }
+    let before = previous.groups[group]?.cpuSeconds ?? 0
+    return percent(now.cpuSeconds - before, latest.at &- previous.at)
+  }
+
+  var ownCPUPercent: Double? {
+    guard let latest, let previous else { return nil }
+    return percent(latest.own.cpuSeconds - previous.own.cpuSeconds, latest.at &- previous.at)
+  }
+
+  private func percent(_ seconds: Double, _ interval: Deadline) -> Double {
+    guard interval > 0 else { return 0 }
+    return max(0, (seconds / (Double(interval) / 1e9) * 1000).rounded() / 10)
+  }
+}
