@@ -78,6 +78,12 @@ static inline int cglibc_connect_unix(int fd, const struct sockaddr_un *address)
 }
 static inline int cglibc_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
 
+static inline int cglibc_bind_inet(int fd, const struct sockaddr_in *address) {
+  return bind(fd, (const struct sockaddr *)address, sizeof(*address));
+}
+static inline int cglibc_bind_inet6(int fd, const struct sockaddr_in6 *address) {
+  return bind(fd, (const struct sockaddr *)address, sizeof(*address));
+}
 static inline int cglibc_connect_inet(int fd, const struct sockaddr_in *address) {
   return connect(fd, (const struct sockaddr *)address, sizeof(*address));
 }

@@ -163,5 +163,7 @@ enum Options {
   static let supervision = [restart, maxRestarts, restartWindow, stopSignal]
   static let watch = OptionSpec(
     "watch", value: "TYPE=PATTERNS", "restart TYPE when files matching PATTERNS (a:b, with *, ** and ?) change")
-  static let readiness = [ready, readyTimeout, after, health, healthInterval, hup, watch]
+  static let metrics = OptionSpec(
+    "metrics", value: "ADDRESS", "serve Prometheus metrics at 127.0.0.1:9100, [::1]:9100 or unix:PATH")
+  static let readiness = [ready, readyTimeout, after, health, healthInterval, hup, watch, metrics, logBuffer]
 }

@@ -172,6 +172,20 @@ enum StartCommand {
       throw ConfigError(path: "--watch", line: 0, message: "unknown process type \"\(type)\"")
     }
     options.watch = watch
+    if let metrics = Settings.lookup("metrics", given, environment) {
+      guard let address = ListenAddress.parse(metrics.value) else {
+        throw ConfigError(
+          path: metrics.source, line: 0,
+          message: "expected HOST:PORT, [ADDRESS]:PORT or unix:PATH, got \"\(metrics.value)\"")
+      }
+      options.metrics = address
+    }
+    if let lines = Settings.lookup("log-buffer", given, environment) {
+      guard let count = Int(lines.value), count > 0, count <= 1_000_000 else {
+        throw ConfigError(path: lines.source, line: 0, message: "expected a count of lines, got \"\(lines.value)\"")
+      }
+      options.logBufferLines = count
+    }
     if let hup = Settings.lookup("hup", given, environment) {
       guard hup.value == "reload" || hup.value == "forward" else {
         throw ConfigError(path: hup.source, line: 0, message: "expected forward or reload, got \"\(hup.value)\"")

@@ -42,6 +42,14 @@ final class OutputPump {
   /// Recent lines for `forge logs`, and its live followers.
   let history: LogHistory
   var followers: LogFollowers?
+  /// Per type, for the metrics; and how long stdout has held the pipes back, in all.
+  private(set) var counters: [String: LogCounter] = [:]
+  private var pausedAt: Int64?
+  private var pausedMillis: Int64 = 0
+
+  var backpressureSeconds: Double {
+    Double(pausedMillis + (pausedAt.map { history.millis - $0 } ?? 0)) / 1000
+  }
 
   /// Something to tell: in the log stream, or on stderr when it is about the log stream itself.
   struct Notice: Equatable {
@@ -80,9 +88,12 @@ final class OutputPump {
   func attach(
     _ fd: FileDescriptor, instance: FormationMachine.InstanceID, source: LogSource, terminal: Bool
   ) throws(SystemError) -> PipeStream {
+    let type = source.name.lastIndex(of: ".").map { String(source.name[..<$0]) } ?? source.name
+    let counter = counters[type] ?? LogCounter()
+    counters[type] = counter
     let stream = PipeStream(
       fd: fd, token: nextToken, instance: instance, source: source, terminal: terminal,
-      ring: history.ring(for: source.name))
+      ring: history.ring(for: source.name), counter: counter)
     nextToken += 1
     try pipes.add(fd.raw, events: Epoll.input, token: stream.token)
     streams[stream.token] = stream
@@ -231,6 +242,8 @@ final class OutputPump {
   private func publish(_ line: UnsafeRawBufferPointer, of stream: PipeStream) {
     writer.append(line, from: stream.source)
     history.record(line, in: stream.ring)
+    stream.counter.lines &+= 1
+    stream.counter.bytes &+= UInt64(line.count)
     if let followers, followers.hasLineFollowers {
       followers.deliver(line, of: stream.source.name, millis: history.millis)
     }
@@ -256,6 +269,7 @@ final class OutputPump {
     if !waiting.contains(where: { $0 === stream }) { waiting.append(stream) }
     guard !paused else { return }
     paused = true
+    pausedAt = history.millis
     loop.remove(pipes.descriptor)
     watchStdout(true)
   }
@@ -274,6 +288,8 @@ final class OutputPump {
       try loop.add(pipes.descriptor, events: Epoll.input, token: pipesToken)
       paused = false
       resumeRetryAt = nil
+      if let since = pausedAt { pausedMillis += history.millis - since }
+      pausedAt = nil
     } catch {
       if resumeRetryAt == nil {
         problems.append(Notice("cannot watch the processes' output again: \(error); retrying"))

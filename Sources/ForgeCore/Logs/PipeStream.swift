@@ -10,6 +10,8 @@ final class PipeStream {
   var source: LogSource
   /// Its instance's recent lines (shared by every process of the instance).
   let ring: LineRing
+  /// Lines and bytes of its type, for the metrics.
+  let counter: LogCounter
   /// The process group of the process it belongs to, once spawned.
   var group: Int32 = 0
   /// False once the pipe has ended (or was read to its end and closed): only the assembled
@@ -22,13 +24,20 @@ final class PipeStream {
 
   init(
     fd: FileDescriptor, token: UInt64, instance: FormationMachine.InstanceID, source: LogSource,
-    terminal: Bool, ring: LineRing
+    terminal: Bool, ring: LineRing, counter: LogCounter
   ) {
     self.ring = ring
+    self.counter = counter
     self.fd = fd
     self.token = token
     self.instance = instance
     self.source = source
     self.assembler = LineAssembler(stripsCarriageReturn: terminal)
   }
+}
+
+/// Lines and bytes a type has written, for `forge_log_lines_total` and `forge_log_bytes_total`.
+final class LogCounter {
+  var lines: UInt64 = 0
+  var bytes: UInt64 = 0
 }

@@ -28,6 +28,10 @@ final class Supervisor {
     var hupReloads = false
     /// `--watch`: file patterns whose changes restart a type.
     var watch = WatchSettings()
+    /// `--metrics`: where to serve Prometheus metrics.
+    var metrics: ListenAddress?
+    /// `--log-buffer`: recent lines kept per instance for `forge logs`.
+    var logBufferLines = LogHistory.defaultLines
   }
 
   static let signalToken: UInt64 = 1
@@ -36,6 +40,8 @@ final class Supervisor {
   static let pipesToken: UInt64 = 4
   static let notifyToken: UInt64 = 5
   static let watchToken: UInt64 = 6
+  static let metricsToken: UInt64 = 7
+  static let firstMetricsToken: UInt64 = 1 << 41
   static let firstClientToken: UInt64 = 16
   static let firstFollowerToken: UInt64 = 1 << 40
 
@@ -57,6 +63,8 @@ final class Supervisor {
   var notify: NotifySocket?
   /// `--watch`.
   var watch: FileWatch?
+  /// `--metrics`.
+  var metrics: HTTPServer?
   var machine: FormationMachine
   var forgeSource: LogSource
   var nameWidth: Int
@@ -79,7 +87,9 @@ final class Supervisor {
     let writer = OutputWriter(
       sink: OutputSink(),
       formatter: LineFormatter(format: project.settings.logFormat, timestamps: options.timestamps))
-    pump = try OutputPump(writer: writer, loop: loop, pipesToken: Self.pipesToken, stdoutToken: Self.stdoutToken)
+    pump = try OutputPump(
+      writer: writer, loop: loop, pipesToken: Self.pipesToken, stdoutToken: Self.stdoutToken,
+      history: LogHistory(maximumLines: options.logBufferLines))
     let loop = self.loop
     followers = LogFollowers(loop: loop, firstToken: Self.firstFollowerToken)
     pump.followers = followers
@@ -185,6 +195,8 @@ final class Supervisor {
       }
     }
     defer { notify?.close() }
+    guard startMetrics() else { return 1 }
+    defer { metrics?.close() }
     startWatching()
     pump.onReadyLine = { [unowned self] stream in self.readyLine(in: stream) }
     if Forge.closedAtStart.contains(1) {
@@ -228,6 +240,7 @@ final class Supervisor {
         feed(.timer)
       }
       control?.timers(now: now)
+      metrics?.timers(now: now)
       restartWatchedTypes(now: now)
       serveWaiters(now: now)
       if case .draining = machine.phase, pump.drainPass(now: now) { feed(.outputDrained) }
@@ -239,7 +252,10 @@ final class Supervisor {
     if pollingSignals { return 50 }
     if case .draining = machine.phase, !pump.paused, !pump.isEmpty { return 0 }
     var next = machine.nextDeadline
-    for deadline in [pump.nextDeadline, control?.nextDeadline, probes.nextDeadline, waitersDeadline, watch?.dueAt] {
+    for deadline in [
+      pump.nextDeadline, control?.nextDeadline, probes.nextDeadline, waitersDeadline, watch?.dueAt,
+      metrics?.nextDeadline,
+    ] {
       if let deadline, deadline < (next ?? .max) { next = deadline }
     }
     guard let next else { return -1 }
@@ -255,8 +271,15 @@ final class Supervisor {
     case Self.controlToken: control?.acceptReady(now: now)
     case Self.notifyToken: readNotifications()
     case Self.watchToken: watch?.readable(now: now)
+    case Self.metricsToken: metrics?.acceptReady(now: now)
     default:
-      control?.service(event) { request, client throws(ControlError) in try self.respond(to: request, from: client) }
+      if followers.owns(event.token) {
+        followers.writable(event.token)
+      } else if let metrics, metrics.owns(event.token) {
+        metrics.service(event) { method, path in self.answerHTTP(method: method, path: path) }
+      } else {
+        control?.service(event) { request, client throws(ControlError) in try self.respond(to: request, from: client) }
+      }
     }
   }
 

@@ -1,0 +1,73 @@
+import CGlibcLinux
+import Glibc
+
+/// A listening socket for `--metrics`: `127.0.0.1:9100`, `[::1]:9100` (any IPv4 or IPv6
+/// address) or `unix:PATH`.
+enum ListenAddress: Equatable, Sendable {
+  case inet(address: String, port: Int)
+  case inet6(address: String, port: Int)
+  case unix(path: String)
+
+  static func parse(_ text: String) -> ListenAddress? {
+    if text.hasPrefix("unix:") {
+      let path = String(text.dropFirst(5))
+      return path.isEmpty ? nil : .unix(path: path)
+    }
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+      port > 0, port < 65536
+    else { return nil }
+    let host = String(text[..<colon])
+    if host.hasPrefix("[") && host.hasSuffix("]") {
+      let inner = String(host.dropFirst().dropLast())
+      return inner.isEmpty ? nil : .inet6(address: inner, port: port)
+    }
+    return host.isEmpty ? nil : .inet(address: host, port: port)
+  }
+
+  var description: String {
+    switch self {
+    case .inet(let address, let port): return "\(address):\(port)"
+    case .inet6(let address, let port): return "[\(address)]:\(port)"
+    case .unix(let path): return "unix:\(path)"
+    }
+  }
+
+  /// Binds and listens, non-blocking and close-on-exec.
+  func listen() throws(SystemError) -> FileDescriptor {
+    switch self {
+    case .unix(let path):
+      if UnixSocket.isSocket(path) { UnixSocket.remove(path) }
+      return try UnixSocket.listen(path)
+    case .inet(let address, let port):
+      let fd = try Self.socket(AF_INET)
+      var socketAddress = sockaddr_in()
+      socketAddress.sin_family = sa_family_t(AF_INET)
+      socketAddress.sin_port = in_port_t(UInt16(port).bigEndian)
+      guard inet_pton(AF_INET, address, &socketAddress.sin_addr) == 1 else {
+        throw SystemError(operation: "metrics address", errno: EINVAL, path: address)
+      }
+      _ = try retryingEINTR("bind", path: description) { cglibc_bind_inet(fd.raw, &socketAddress) }
+      _ = try retryingEINTR("listen") { Glibc.listen(fd.raw, 64) }
+      return fd
+    case .inet6(let address, let port):
+      let fd = try Self.socket(AF_INET6)
+      var socketAddress = sockaddr_in6()
+      socketAddress.sin6_family = sa_family_t(AF_INET6)
+      socketAddress.sin6_port = in_port_t(UInt16(port).bigEndian)
+      guard inet_pton(AF_INET6, address, &socketAddress.sin6_addr) == 1 else {
+        throw SystemError(operation: "metrics address", errno: EINVAL, path: address)
+      }
+      _ = try retryingEINTR("bind", path: description) { cglibc_bind_inet6(fd.raw, &socketAddress) }
+      _ = try retryingEINTR("listen") { Glibc.listen(fd.raw, 64) }
+      return fd
+    }
+  }
+
+  private static func socket(_ family: Int32) throws(SystemError) -> FileDescriptor {
+    let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+    let raw = try retryingEINTR("socket") { Glibc.socket(family, type, 0) }
+    var on: Int32 = 1
+    _ = setsockopt(raw, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+    return FileDescriptor(raw)
+  }
+}
