@@ -197,11 +197,13 @@ enum ClientCommands {
 
 /// The `forge ps` table.
 enum ProcessTable {
+  static let header = [
+    "INSTANCE", "PID", "STATE", "READY", "HEALTH", "CPU%", "RSS", "UPTIME", "RESTARTS", "PORT", "NEXT RETRY", "STATUS",
+  ]
+
   static func render(_ value: JSONValue?) -> String {
     guard case .array(let processes)? = value else { return "" }
-    var rows: [[String]] = [
-      ["INSTANCE", "PID", "STATE", "READY", "HEALTH", "CPU%", "RSS", "UPTIME", "RESTARTS", "PORT", "NEXT RETRY", "STATUS"]
-    ]
+    var rows: [[String]] = [Self.header]
     for process in processes {
       rows.append([
         process["name"]?.string ?? "?",
