@@ -74,6 +74,8 @@ final class ControlConnection {
   var waitsForExit = false
   /// A peer of another uid: its request is read and answered with an error, nothing more.
   var refusal: String?
+  /// "uid 1000, pid 4242": who asked, for the log.
+  var peer = "an unknown peer"
 
   init(fd: FileDescriptor, token: UInt64, now: UInt64) {
     self.fd = fd

@@ -26,18 +26,44 @@ extension Supervisor {
       ])
     case .stop:
       client.waitsForExit = true
+      if machine.phase == .running { announce("stop (requested by \(client.peer))") }
       feed(.stop(reason: "stop request", escalates: false))
       return ControlReply.success([("stopping", .bool(true))])
     case .restart(let target, let wait):
-      let names = try restart(target)
+      let (input, names) = try restartPlan(target)
+      let what = "restart \(target ?? "everything")"
+      announce("\(what) (requested by \(client.peer))")
+      feed(input)
+      track { machine in
+        machine.isRestarting ? nil : "\(what): " + names.map { "\($0) replaced" }.joined(separator: ", ")
+      }
       let reply = ControlReply.success([("restarting", .array(names.map(JSONValue.string)))])
       guard wait else { return reply }
       return later(client, .restart(reply: reply), until: nil)
     case .scale(let counts, let deltas, let wait):
-      let types = try scale(counts: counts, deltas: deltas)
+      let targets = try scaleTargets(counts: counts, deltas: deltas)
+      let types = targets.map(\.typeIndex)
+      if !types.isEmpty {
+        let asked = counts.map { "\($0.0)=\($0.1)" } + deltas.map { "\($0.0)\($0.1 < 0 ? "" : "+")\($0.1)" }
+        let what = "scale " + asked.joined(separator: " ")
+        announce("\(what) (requested by \(client.peer))")
+        track { [unowned self] machine in
+          let settled = machine.instances.values.allSatisfy { instance in
+            guard types.contains(instance.id.typeIndex) else { return true }
+            switch instance.state {
+            case .running, .exited: return instance.want == .up
+            case .waiting(_, let isRestart): return isRestart
+            default: return false
+            }
+          }
+          return settled ? "\(what): done, " + ClientCommands.formationLine(self.formation()) : nil
+        }
+      }
+      feed(.scale(targets))
       guard wait else { return ControlReply.success([("formation", formation())]) }
       return later(client, .ready(types: types, scaled: true), until: nil)
     case .reload(let dryRun):
+      if !dryRun { announce("reload (requested by \(client.peer))") }
       return reload(for: client, dryRun: dryRun)
     case .logs(let targets, let lines, let follow, let json):
       return try streamLogs(client, targets: targets, lines: lines, follow: follow, json: json)
@@ -46,6 +72,7 @@ extension Supervisor {
     case .signal(let name, let targets):
       guard let number = Signal.number(named: name) else { throw ControlError("unknown signal \"\(name)\"") }
       let ids = try instances(named: targets)
+      announce("signal \(name) \(targets.joined(separator: " ")) (requested by \(client.peer))")
       announce("sending \(Signal.name(number)) to " + ids.map(self.name).joined(separator: ", "))
       feed(.signal(number, ids))
       return ControlReply.success([("signalled", .array(ids.map { .string(self.name($0)) }))])
@@ -138,7 +165,9 @@ extension Supervisor {
   // MARK: - Scale
 
   /// Validates everything first, so an unknown type changes nothing.
-  private func scale(counts: [(String, Int)], deltas: [(String, Int)]) throws(ControlError) -> [Int] {
+  private func scaleTargets(
+    counts: [(String, Int)], deltas: [(String, Int)]
+  ) throws(ControlError) -> [FormationMachine.TypeCount] {
     guard machine.phase == .running else { throw ControlError("forge is stopping") }
     var targets: [FormationMachine.TypeCount] = []
     func current(_ index: Int) -> Int {
@@ -165,8 +194,7 @@ extension Supervisor {
       let index = try typeIndex(name)
       try set(index, max(0, current(index) + value), name)
     }
-    feed(.scale(targets))
-    return targets.map(\.typeIndex)
+    return targets
   }
 
   func typeIndex(_ name: String) throws(ControlError) -> Int {
@@ -193,7 +221,8 @@ extension Supervisor {
 
   // MARK: - Restart
 
-  private func restart(_ target: String?) throws(ControlError) -> [String] {
+  /// What `forge restart TARGET` restarts: the machine's input and the instances' names.
+  private func restartPlan(_ target: String?) throws(ControlError) -> (FormationMachine.Input, [String]) {
     guard machine.phase == .running else { throw ControlError("forge is stopping") }
     let active = machine.activeCounts.enumerated().flatMap { index, count in
       (0..<count).map { InstanceID(typeIndex: index, number: $0 + 1) }
@@ -201,8 +230,7 @@ extension Supervisor {
     guard let target else {
       // Rolling: one type at a time, the next once the previous is running again.
       guard !active.isEmpty else { throw ControlError("nothing to restart: the formation has no instances") }
-      feed(.restartAll)
-      return active.map(name)
+      return (.restartAll, active.map(name))
     }
     let chosen: [InstanceID]
     if project.procfile.index(of: target) != nil, let index = typeNames.firstIndex(of: target) {
@@ -213,8 +241,7 @@ extension Supervisor {
     } else {
       throw ControlError("no process type or instance named \"\(target)\"")
     }
-    feed(.restart(chosen))
-    return chosen.map(name)
+    return (.restart(chosen), chosen.map(name))
   }
 
   /// A monotonic time as RFC 3339 wall-clock time (UTC, milliseconds).

@@ -27,8 +27,20 @@ extension Supervisor {
     return nil
   }
 
+  /// Says in the log when a requested change has completed (`check` gives the line).
+  func track(_ check: @escaping (FormationMachine) -> String?) {
+    pendingActions.append(check)
+  }
+
   /// After each pass of the loop: replies to the waiters that can have theirs.
   func serveWaiters(now: Deadline) {
+    if !pendingActions.isEmpty && machine.phase == .running {
+      pendingActions.removeAll { check in
+        guard let line = check(machine) else { return false }
+        announce(line)
+        return true
+      }
+    }
     startQueuedReload()
     guard !waiters.isEmpty else { return }
     waiters.removeAll { waiter in

@@ -76,6 +76,8 @@ final class Supervisor {
   var pollingSignals = false
   /// Control clients waiting for the formation.
   var waiters: [Waiter] = []
+  /// Requested changes whose completion is still to be told in the log.
+  var pendingActions: [(FormationMachine) -> String?] = []
   /// Reloads asked for during a rollout (nil: by SIGHUP), applied once it ends.
   var queuedReloads: [ControlConnection?] = []
 
