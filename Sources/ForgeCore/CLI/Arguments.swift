@@ -165,5 +165,12 @@ enum Options {
     "watch", value: "TYPE=PATTERNS", "restart TYPE when files matching PATTERNS (a:b, with *, ** and ?) change")
   static let metrics = OptionSpec(
     "metrics", value: "ADDRESS", "serve Prometheus metrics at 127.0.0.1:9100, [::1]:9100 or unix:PATH")
-  static let readiness = [ready, readyTimeout, after, health, healthInterval, hup, watch, metrics, logBuffer]
+  static let detach = OptionSpec("detach", short: "D", "run in the background (see forge logs, forge stop)")
+  static let logFile = OptionSpec(
+    "log-file", value: "FILE", "with --detach: also append the log stream to FILE, rotated to FILE.1")
+  static let logFileSize = OptionSpec(
+    "log-file-size", value: "BYTES", "rotate the log file at this size (default: 10 MiB)")
+  static let readiness = [
+    ready, readyTimeout, after, health, healthInterval, hup, watch, metrics, logBuffer, detach, logFile, logFileSize,
+  ]
 }

@@ -8,10 +8,25 @@ enum StartCommand {
     + Options.output + [Options.tty, Options.socket] + Options.supervision + Options.readiness
 
   static func run(_ arguments: [String]) throws -> Int32 {
+    let reporting = ProcessEnvironment.current().contains { $0.key == reportVariable }
+    if reporting { ProcessEnvironment.remove(reportVariable) }  // not for the processes
     guard let invocation = try Invocation.parse(arguments, command: "start", specs: specs) else { return 0 }
     let (project, configured) = try configure(invocation)
+    if try wantsDetach(invocation) { return try detach(invocation, arguments: arguments) }
     var options = configured
     options.startTypes = invocation.parsed.positionals
+    if reporting {
+      options.reportReady = true
+      let file = Settings.lookup("log-file", invocation.parsed.options, invocation.settings.variables)
+      options.logFile = file.map { Path.absolute($0.value, from: invocation.workingDirectory) }
+      if let size = Settings.lookup("log-file-size", invocation.parsed.options, invocation.settings.variables) {
+        guard let bytes = Int(size.value), bytes >= 4096 else {
+          throw ConfigError(
+            path: size.source, line: 0, message: "expected bytes (at least 4096), got \"\(size.value)\"")
+        }
+        options.logFileSize = bytes
+      }
+    }
     let settings = invocation.settings
     guard chdir(settings.root) == 0 else {
       throw Exit(ExitCode.failure, "forge: cannot enter \(settings.root): \(String(cString: strerror(cglibc_errno())))")

@@ -35,6 +35,9 @@ final class OutputWriter {
   }
 
   var descriptor: Int32 { sink.descriptor }
+
+  /// A detached forge's `--log-file`: rotated at `limit` bytes.
+  func rotate(_ path: String, every limit: Int) { sink.rotate(path, every: limit) }
   var pendingCount: Int { buffer.count }
 
   /// Whether one more line of the longest kind fits under the high-water mark.

@@ -112,4 +112,18 @@ extension Supervisor {
   private func readyNames(_ types: [Int]) -> [String] {
     instances(of: types).map { name($0.id) }
   }
+
+  /// A detached forge tells the `forge start --detach` that started it once every process has
+  /// started (or is ready, for types with `--ready`); from then on stderr goes to the log.
+  func reportIfUp() {
+    guard machine.phase == .running else { return }
+    for instance in machine.instances.values where instance.want != .gone {
+      let type = machine.rules.types[instance.id.typeIndex]
+      if case .exited(.exited(0)?) = instance.state { continue }
+      if type.readiness == nil ? instance.pid == 0 : instance.readyAt == nil { return }
+    }
+    writeRaw(2, StartCommand.readyWord + "\(Files.processID())\n")
+    redirectStandardError(to: options.logFile)
+    options.reportReady = false
+  }
 }

@@ -32,6 +32,10 @@ final class Supervisor {
     var metrics: ListenAddress?
     /// `--log-buffer`: recent lines kept per instance for `forge logs`.
     var logBufferLines = LogHistory.defaultLines
+    /// A detached forge: say `READY pid` on stderr once up, then stderr goes to the log file.
+    var reportReady = false
+    var logFile: String?
+    var logFileSize = 10 * 1024 * 1024
   }
 
   static let signalToken: UInt64 = 1
@@ -198,6 +202,7 @@ final class Supervisor {
     }
     defer { notify?.close() }
     guard startMetrics() else { return 1 }
+    if let logFile = options.logFile { pump.writer.rotate(logFile, every: options.logFileSize) }
     defer { metrics?.close() }
     startWatching()
     pump.onReadyLine = { [unowned self] stream in self.readyLine(in: stream) }
@@ -244,6 +249,7 @@ final class Supervisor {
       control?.timers(now: now)
       metrics?.timers(now: now)
       restartWatchedTypes(now: now)
+      if options.reportReady { reportIfUp() }
       serveWaiters(now: now)
       if case .draining = machine.phase, pump.drainPass(now: now) { feed(.outputDrained) }
       tell(now: now)

@@ -72,6 +72,10 @@ enum Files {
 
 /// The process environment as ordered key/value pairs.
 enum ProcessEnvironment {
+  static func remove(_ key: String) {
+    _ = unsetenv(key)
+  }
+
   static func current() -> [(key: String, value: String)] {
     var result: [(String, String)] = []
     guard var cursor = cglibc_environ() else { return [] }

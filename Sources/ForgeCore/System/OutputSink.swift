@@ -68,7 +68,38 @@ final class OutputSink {
     }
   }
 
+  /// `--log-file FILE --log-file-size N` of a detached forge: stdout is FILE, renamed to
+  /// FILE.1 (one old file kept) once N bytes are in it.
+  private var rotation: (path: String, limit: Int, size: Int)?
+
+  func rotate(_ path: String, every limit: Int) {
+    var info = stat()
+    let size = fstat(descriptor, &info) == 0 ? Int(info.st_size) : 0
+    rotation = (path, max(4096, limit), size)
+  }
+
+  private func rotateIfFull() {
+    guard var current = rotation, current.size >= current.limit else { return }
+    _ = rename(current.path, current.path + ".1")
+    let fresh = cglibc_open(current.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    if fresh >= 0 {
+      _ = dup2(fresh, descriptor)
+      _ = Glibc.close(fresh)
+    }
+    current.size = 0
+    rotation = current
+  }
+
   func write(_ bytes: UnsafeRawBufferPointer) -> WriteResult {
+    let result = writeOnce(bytes)
+    if case .wrote(let n) = result, rotation != nil {
+      rotation?.size += n
+      rotateIfFull()
+    }
+    return result
+  }
+
+  private func writeOnce(_ bytes: UnsafeRawBufferPointer) -> WriteResult {
     while true {
       let n: Int
       switch kind {

@@ -18,6 +18,29 @@ func reapExitedChildren(_ each: (pid_t, WaitStatus) -> Void) -> Bool {
   }
 }
 
+/// Waits for one child to end (blocking); nil if it cannot be waited for.
+func waitForChild(_ pid: pid_t) -> WaitStatus? {
+  var raw: Int32 = 0
+  while true {
+    let result = waitpid(pid, &raw, 0)
+    if result == pid {
+      let status = WaitStatus(raw: raw)
+      if status.isTermination { return status }
+      continue
+    }
+    if result < 0 && cglibc_errno() == EINTR { continue }
+    return nil
+  }
+}
+
+/// A detached forge's stderr, once it has said it is up: to the log file or /dev/null.
+func redirectStandardError(to path: String?) {
+  let fd = cglibc_open(path ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+  guard fd >= 0 else { return }
+  _ = dup2(fd, 2)
+  _ = Glibc.close(fd)
+}
+
 /// Makes forge the reaper of its orphaned descendants (prctl(2) PR_SET_CHILD_SUBREAPER), so a
 /// grandchild whose parent died is reparented to forge rather than to init.
 func becomeChildSubreaper() throws(SystemError) {

@@ -12,6 +12,8 @@ struct SpawnRequest {
   /// Opened after setsid (glibc's posix_spawn applies SETSID before file actions), it becomes
   /// the controlling terminal of the child's new session.
   var terminalPath: String? = nil
+  /// When set, stderr goes here rather than to `output` (a detached forge's start-up report).
+  var errorOutput: Int32? = nil
 }
 
 /// Starts a child with posix_spawn: its own session and process group (SETSID; together
@@ -57,7 +59,7 @@ func spawn(_ request: SpawnRequest) throws(SystemError) -> pid_t {
       posix_spawn_file_actions_adddup2(&actions, request.output, 1))
     try checkReturnedError(
       "posix_spawn_file_actions_adddup2",
-      posix_spawn_file_actions_adddup2(&actions, request.output, 2))
+      posix_spawn_file_actions_adddup2(&actions, request.errorOutput ?? request.output, 2))
   }
   try checkReturnedError(
     "posix_spawn_file_actions_addclosefrom_np", posix_spawn_file_actions_addclosefrom_np(&actions, 3))
