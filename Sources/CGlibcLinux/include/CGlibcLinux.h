@@ -47,6 +47,9 @@ static inline int cglibc_errno(void) { return errno; }
 static inline const short cglibc_spawn_setsid(void) { return POSIX_SPAWN_SETSID; }
 
 // ioctl is variadic too.
+static inline int cglibc_ioctl_get_winsize(int fd, struct winsize *size) {
+  return ioctl(fd, TIOCGWINSZ, size);
+}
 static inline int cglibc_ioctl_set_winsize(int fd, const struct winsize *size) {
   return ioctl(fd, TIOCSWINSZ, size);
 }

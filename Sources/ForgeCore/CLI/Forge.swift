@@ -72,6 +72,7 @@ public enum Forge {
     case "scale", "ps", "restart", "stop", "wait", "reload", "signal", "logs", "events":
       return try ClientCommands.run(first, rest)
     case "probe-http": return ProbeCommand.run(rest)
+    case "top": return try TopCommand.run(rest)
     case "export": return try ExportCommand.run(rest)
     case "completion": return try CompletionCommand.run(rest)
     default:

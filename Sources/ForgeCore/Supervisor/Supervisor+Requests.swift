@@ -109,7 +109,18 @@ extension Supervisor {
 
   /// The `forge ps` reply.
   func processes(now: Deadline) -> String {
-    ControlReply.success([("processes", .array(machine.orderedInstances.map { describe($0, now: now) }))])
+    let own = resources.latest?.own ?? ProcessStats.own()
+    return ControlReply.success([
+      ("processes", .array(machine.orderedInstances.map { describe($0, now: now) })),
+      (
+        "forge",
+        .object([
+          ("pid", .number(Double(Files.processID()))), ("release", .string(project.releaseID)),
+          ("cpu_percent", resources.ownCPUPercent.map(JSONValue.number) ?? .null),
+          ("rss_bytes", .number(Double(own.residentBytes))),
+        ])
+      ),
+    ])
   }
 
   private func describe(_ instance: FormationMachine.Instance, now: Deadline) -> JSONValue {

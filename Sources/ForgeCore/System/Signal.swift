@@ -6,6 +6,7 @@ enum Signal {
   /// What forge handles through its signalfd. Blocked in main before any thread exists, so
   /// nothing is lost during start-up and PID 1 gets them queued rather than dropped.
   static let handled: [Int32] = [SIGCHLD, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2]
+  static let windowChange = SIGWINCH
 
   private static let names: [(Int32, String)] = [
     (SIGHUP, "SIGHUP"), (SIGINT, "SIGINT"), (SIGQUIT, "SIGQUIT"), (SIGILL, "SIGILL"),
