@@ -112,6 +112,7 @@ extension Supervisor {
       return ControlReply.success([("plan", .string(change.story)), ("release", .string(change.project.releaseID))])
     }
     announce(change.story)
+    publish("reload planned", details: [("plan", change.story, false)])
     project = change.project
     options = change.options
     for name in change.project.procfile.names where !typeNames.contains(name) { typeNames.append(name) }

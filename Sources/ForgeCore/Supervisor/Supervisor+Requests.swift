@@ -60,6 +60,9 @@ extension Supervisor {
         }
       }
       feed(.scale(targets))
+      if !targets.isEmpty {
+        publish("scaled", details: [("formation", ClientCommands.formationLine(formation()), false)])
+      }
       guard wait else { return ControlReply.success([("formation", formation())]) }
       return later(client, .ready(types: types, scaled: true), until: nil)
     case .reload(let dryRun):
