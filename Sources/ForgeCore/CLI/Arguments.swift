@@ -122,6 +122,8 @@ enum Options {
   static let noTimestamp = OptionSpec("no-timestamp", "no timestamps")
   static let logFormat = OptionSpec("log-format", value: "FORMAT", "text or json (one object per line)")
   static let tty = OptionSpec("tty", value: "TYPES", "give these types a pseudo-terminal (line-buffered, colours kept)")
+  static let interactive = OptionSpec(
+    "interactive", value: "TYPES", "as --tty, and the terminal is their stdin too: type into them with forge attach")
   static let socket = OptionSpec("socket", value: "PATH", "control socket (default: .forge.sock in the root)")
   static let restart = OptionSpec(
     "restart", value: "POLICY", "never, on-failure or always; per type: web=always,migrate=never")
@@ -134,6 +136,8 @@ enum Options {
   static let json = OptionSpec("json", "output JSON")
   static let waitReady = OptionSpec("wait", "return once the new instances are ready")
   static let dryRun = OptionSpec("dry-run", "print the plan and change nothing")
+  static let detachKeys = OptionSpec("detach-keys", value: "KEY", "the key that detaches (default: ctrl-])")
+  static let steal = OptionSpec("steal", "take the terminal over from the caller attached to it")
   static let follow = OptionSpec("follow", short: "f", "follow live output until Ctrl-C or until forge stops")
   static let lineCount = OptionSpec("lines", short: "n", value: "N", "how many recent lines (default: 100)")
   static let logBuffer = OptionSpec(

@@ -118,7 +118,7 @@ enum ClientCommands {
     case .stop:
       client.waitForExit()
       writeRaw(1, json ? "{\"stopped\":true}\n" : "stopped\n")
-    case .env, .logs, .events:
+    case .env, .logs, .events, .attach:
       break  // not sent from here
     }
     return ExitCode.success

@@ -73,6 +73,7 @@ public enum Forge {
       return try ClientCommands.run(first, rest)
     case "probe-http": return ProbeCommand.run(rest)
     case "top": return try TopCommand.run(rest)
+    case "attach": return try AttachCommand.run(rest)
     case "export": return try ExportCommand.run(rest)
     case "completion": return try CompletionCommand.run(rest)
     default:

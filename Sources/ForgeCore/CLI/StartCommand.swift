@@ -5,7 +5,7 @@ import Glibc
 enum StartCommand {
   static let specs =
     Options.common + [Options.formation, Options.concurrency, Options.port, Options.timeout, Options.envOverride]
-    + Options.output + [Options.tty, Options.socket] + Options.supervision + Options.readiness
+    + Options.output + [Options.tty, Options.interactive, Options.socket] + Options.supervision + Options.readiness
 
   static func run(_ arguments: [String]) throws -> Int32 {
     let reporting = ProcessEnvironment.current().contains { $0.key == reportVariable }

@@ -44,6 +44,9 @@ struct Settings {
   var timestamps: Bool?
   var logFormat: LogFormat
   var ttyTypes: [String]
+  /// `--interactive`: these types also get the terminal as stdin, to type into with
+  /// `forge attach` (they are in `ttyTypes` too).
+  var interactiveTypes: [String]
   var socketPath: String
   var options: OptionValues
   var environment: [(key: String, value: String)]
@@ -150,7 +153,9 @@ struct Settings {
       logFormat = format
     }
 
-    let tty = get("tty").map { $0.value.split(separator: ",").map { $0.trimmingBlanks() } } ?? []
+    let interactive = get("interactive").map { $0.value.split(separator: ",").map { $0.trimmingBlanks() } } ?? []
+    var tty = get("tty").map { $0.value.split(separator: ",").map { $0.trimmingBlanks() } } ?? []
+    for type in interactive where !tty.contains(type) { tty.append(type) }
     let socket = get("socket")?.value ?? Path.join(root, ".forge.sock")
 
     return Settings(
@@ -160,7 +165,7 @@ struct Settings {
       envOverride: try flag("env-override", options, environment) ?? false,
       color: try flag("color", options, environment),
       timestamps: try flag("timestamp", options, environment),
-      logFormat: logFormat, ttyTypes: tty,
+      logFormat: logFormat, ttyTypes: tty, interactiveTypes: interactive,
       socketPath: Path.absolute(socket, from: workingDirectory),
       options: options, environment: pairs, variables: environment, workingDirectory: workingDirectory)
   }

@@ -52,7 +52,10 @@ struct ControlClient {
 
   /// `forge logs`, `forge events`: the reply, then (when it is ok) everything forge streams
   /// after it, handed to `output` until forge closes the connection.
-  func stream(_ request: ControlRequest, output: ([UInt8]) -> Void) throws(Failure) -> JSONValue {
+  /// With `untilReply`, it returns after the reply (what came after it goes to `output`).
+  func stream(
+    _ request: ControlRequest, output: ([UInt8]) -> Void, untilReply: Bool = false
+  ) throws(Failure) -> JSONValue {
     do {
       try connection.writeAll(Array((request.encoded() + "\n").utf8))
     } catch {
@@ -74,6 +77,7 @@ struct ControlClient {
     }
     guard reply["ok"] == .bool(true) else { return reply }
     if newline + 1 < received.count { output(Array(received[(newline + 1)...])) }
+    if untilReply { return reply }
     while true {
       _ = waitReadable(-1)
       guard let count = readChunk(&chunk), count > 0 else { return reply }

@@ -22,6 +22,8 @@ enum ControlRequest: Equatable, Sendable {
   case logs(targets: [String], lines: Int, follow: Bool, json: Bool)
   /// Lifecycle events, live.
   case events(json: Bool)
+  /// The caller's terminal to an instance's (`web` means `web.1`); frames follow the reply.
+  case attach(target: String, rows: Int, columns: Int, steal: Bool)
 
   static func == (a: ControlRequest, b: ControlRequest) -> Bool {
     a.encoded() == b.encoded()
@@ -86,6 +88,11 @@ enum ControlRequest: Equatable, Sendable {
         json: try flag(value["json"], "json"))
     case "events":
       return .events(json: try flag(value["json"], "json"))
+    case "attach":
+      guard let target = value["target"]?.string else { throw ControlError("missing \"target\"") }
+      return .attach(
+        target: target, rows: min(max(value["rows"]?.integer ?? 24, 1), 1000),
+        columns: min(max(value["columns"]?.integer ?? 80, 1), 1000), steal: try flag(value["steal"], "steal"))
     case "signal":
       guard let signal = value["signal"]?.string else { throw ControlError("missing \"signal\"") }
       return .signal(signal: signal, targets: try strings(value["targets"], "targets"))
@@ -158,6 +165,11 @@ enum ControlRequest: Equatable, Sendable {
       ])
     case .events(let json):
       value = .object([("command", .string("events")), ("json", .bool(json))])
+    case .attach(let target, let rows, let columns, let steal):
+      value = .object([
+        ("command", .string("attach")), ("target", .string(target)), ("rows", .number(Double(rows))),
+        ("columns", .number(Double(columns))), ("steal", .bool(steal)),
+      ])
     case .signal(let signal, let targets):
       value = .object([
         ("command", .string("signal")), ("signal", .string(signal)), ("targets", .array(targets.map(JSONValue.string))),

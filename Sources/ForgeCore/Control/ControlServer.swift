@@ -76,6 +76,7 @@ final class ControlConnection {
   var refusal: String?
   /// "uid 1000, pid 4242": who asked, for the log.
   var peer = "an unknown peer"
+  var peerPID: Int32 = 0
 
   init(fd: FileDescriptor, token: UInt64, now: UInt64) {
     self.fd = fd

@@ -83,7 +83,8 @@ final class ControlSession {
       nextToken += 1
       // A peer whose credentials cannot be read is refused, like one of another uid.
       let uid = UnixSocket.peerUID(fd) ?? UInt32.max
-      client.peer = "uid \(uid), pid \(UnixSocket.peerPID(fd) ?? 0)"
+      client.peerPID = UnixSocket.peerPID(fd) ?? 0
+      client.peer = "uid \(uid), pid \(client.peerPID)"
       if uid != getuid() && uid != 0 {
         if refusedUIDs.insert(uid).inserted {
           let allowed = getuid() == 0 ? "root" : "uid \(getuid()) or root"

@@ -81,6 +81,12 @@ final class LineAssembler {
     return rest
   }
 
+  /// The partial line waiting for its end (a prompt), without taking it.
+  func peekRemainder() -> [UInt8] {
+    guard let base = storage, end > start else { return [] }
+    return Array(UnsafeRawBufferPointer(start: base + start, count: end - start))
+  }
+
   /// Copies `bytes` in (for tests and fuzzing); returns how many fitted.
   @discardableResult
   func feed(_ bytes: some Collection<UInt8>) -> Int {

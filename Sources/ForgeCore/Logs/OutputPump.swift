@@ -39,6 +39,8 @@ final class OutputPump {
   var problems: [Notice] = []
   /// A line matched its stream's `readyText`.
   var onReadyLine: ((PipeStream) -> Void)?
+  /// Raw bytes read from a terminal someone is attached to.
+  var onRawOutput: ((UnsafeRawBufferPointer, PipeStream) -> Void)?
   /// Recent lines for `forge logs`, and its live followers.
   let history: LogHistory
   var followers: LogFollowers?
@@ -100,6 +102,9 @@ final class OutputPump {
     return stream
   }
 
+  /// The stream of the process that leads `group`, while its pipe or terminal is open.
+  func stream(ofGroup group: Int32) -> PipeStream? { byGroup[group] }
+
   func bind(_ stream: PipeStream, group: Int32) {
     stream.group = group
     byGroup[group] = stream
@@ -152,6 +157,7 @@ final class OutputPump {
     }
     if count == 0 { return .ended }
     stream.assembler.commit(count)
+    if stream.attached { onRawOutput?(UnsafeRawBufferPointer(rebasing: space[0..<count]), stream) }
     // A read that found the default 64 KiB pipe at least half full: this process is chatty.
     // (Not "full": small writes leave each page of a full pipe partly empty.)
     if count >= 32768 && !stream.grown && grownPipes < Self.maximumGrownPipes {

@@ -21,6 +21,8 @@ final class PipeStream {
   var grown = false
   /// `--ready TYPE=log:TEXT`: the text a line must contain, until one does.
   var readyText: [UInt8]?
+  /// A caller is attached to this terminal (`forge attach`): raw output goes to it too.
+  var attached = false
 
   init(
     fd: FileDescriptor, token: UInt64, instance: FormationMachine.InstanceID, source: LogSource,

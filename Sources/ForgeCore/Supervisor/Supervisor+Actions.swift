@@ -51,6 +51,11 @@ extension Supervisor {
       runProbe(id, pid: pid, purpose: purpose)
     case .event(let event):
       publish(event)
+      if event.kind == "exited", let id = event.instance,
+        let status = event.details.first(where: { $0.key == "status" }).flatMap({ Int32($0.value) })
+      {
+        attachments.ended(id, status: status)
+      }
     }
   }
 
@@ -74,6 +79,7 @@ extension Supervisor {
       if project.settings.ttyTypes.contains(entry.name) {
         let terminal = try PseudoTerminal()
         request.terminalPath = terminal.replicaPath
+        request.terminalInput = project.settings.interactiveTypes.contains(entry.name)
         stream = try pump.attach(terminal.primary, instance: id, source: source(for: id), terminal: true)
         pid = try spawn(request)
         terminal.releaseReplica()

@@ -72,6 +72,8 @@ extension Supervisor {
       return try streamLogs(client, targets: targets, lines: lines, follow: follow, json: json)
     case .events(let json):
       return streamEvents(client, json: json)
+    case .attach(let target, let rows, let columns, let steal):
+      return try attach(client, target: target, rows: rows, columns: columns, steal: steal)
     case .signal(let name, let targets):
       guard let number = Signal.number(named: name) else { throw ControlError("unknown signal \"\(name)\"") }
       let ids = try instances(named: targets)

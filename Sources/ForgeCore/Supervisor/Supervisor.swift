@@ -48,6 +48,7 @@ final class Supervisor {
   static let firstMetricsToken: UInt64 = 1 << 41
   static let firstClientToken: UInt64 = 16
   static let firstFollowerToken: UInt64 = 1 << 40
+  static let firstAttachToken: UInt64 = 1 << 42
 
   /// The release running now (replaced by `forge reload`), and what start was asked for.
   var project: Project
@@ -63,6 +64,8 @@ final class Supervisor {
   let resources = ResourceSampler()
   /// Clients streaming lines or events.
   let followers: LogFollowers
+  /// Callers attached to instances' terminals.
+  let attachments: AttachSessions
   /// `NOTIFY_SOCKET`, when a type's readiness is `notify`.
   var notify: NotifySocket?
   /// `--watch`.
@@ -99,6 +102,7 @@ final class Supervisor {
     let loop = self.loop
     followers = LogFollowers(loop: loop, firstToken: Self.firstFollowerToken)
     pump.followers = followers
+    attachments = AttachSessions(loop: loop, firstToken: Self.firstAttachToken)
     control = options.control.map {
       ControlSession(server: $0, loop: loop, listenerToken: Self.controlToken, firstClientToken: Self.firstClientToken)
     }
@@ -206,6 +210,7 @@ final class Supervisor {
     defer { metrics?.close() }
     startWatching()
     pump.onReadyLine = { [unowned self] stream in self.readyLine(in: stream) }
+    pump.onRawOutput = { [unowned self] bytes, stream in self.attachments.output(bytes, of: stream) }
     if Forge.closedAtStart.contains(1) {
       pump.writer.discardOutput()
       writeRaw(2, "forge: stdout is closed; no log output, still supervising\n")
@@ -224,6 +229,7 @@ final class Supervisor {
       if case .finished(let status) = machine.phase {
         pump.finish()
         followers.closeAll()
+        attachments.closeAll()
         return status
       }
       let events: [Epoll.Event]
@@ -283,6 +289,8 @@ final class Supervisor {
     default:
       if followers.owns(event.token) {
         followers.writable(event.token)
+      } else if attachments.owns(event.token) {
+        attachments.event(event.token, writable: event.writable)
       } else if let metrics, metrics.owns(event.token) {
         metrics.service(event) { method, path in self.answerHTTP(method: method, path: path) }
       } else {

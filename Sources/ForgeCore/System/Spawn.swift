@@ -14,6 +14,8 @@ struct SpawnRequest {
   var terminalPath: String? = nil
   /// When set, stderr goes here rather than to `output` (a detached forge's start-up report).
   var errorOutput: Int32? = nil
+  /// With `terminalPath`: the terminal is stdin too (`--interactive`), not /dev/null.
+  var terminalInput = false
 }
 
 /// Starts a child with posix_spawn: its own session and process group (SETSID; together
@@ -53,6 +55,10 @@ func spawn(_ request: SpawnRequest) throws(SystemError) -> pid_t {
       posix_spawn_file_actions_addopen(&actions, 1, terminal, O_RDWR, 0))
     try checkReturnedError(
       "posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, 1, 2))
+    if request.terminalInput {
+      try checkReturnedError(
+        "posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, 1, 0))
+    }
   } else {
     try checkReturnedError(
       "posix_spawn_file_actions_adddup2",

@@ -34,3 +34,10 @@ final class PseudoTerminal {
     replica = nil
   }
 }
+
+/// Sets a terminal's window size (the process gets SIGWINCH).
+func setTerminalSize(_ fd: FileDescriptor, rows: Int, columns: Int) {
+  var size = winsize(
+    ws_row: UInt16(clamping: rows), ws_col: UInt16(clamping: columns), ws_xpixel: 0, ws_ypixel: 0)
+  _ = cglibc_ioctl_set_winsize(fd.raw, &size)
+}
