@@ -20,9 +20,10 @@ extension Supervisor {
     }
     // The last screenful, the prompt it waits at included (a partial line), as a terminal shows it.
     var screen: [UInt8] = []
-    pump.history.last(max(1, rows - 1), matching: { $0 == wanted }) { _, _, line in
+    let lastLines = { (_: String, _: LineRing.Record, line: UnsafeRawBufferPointer) in
       screen += Array(line) + [0x0D, 0x0A]
     }
+    pump.history.last(max(1, rows - 1), matching: { $0 == wanted }, render: lastLines)
     screen += terminal.assembler.peekRemainder()
     guard let control else { return nil }
     let peer = client.peerPID
