@@ -9,6 +9,7 @@ extension FormationMachine {
     for target in targets where target.typeIndex < activeCounts.count {
       let active = activeCounts[target.typeIndex]
       activeCounts[target.typeIndex] = target.count
+      markDependents(of: target.typeIndex)  // their gates look at a different count now
       if target.count < active {
         for number in (target.count + 1)...active {
           let id = InstanceID(typeIndex: target.typeIndex, number: number)
@@ -90,7 +91,7 @@ extension FormationMachine {
     for id in ids {
       switch instances[id]?.state {
       case .running(let pid)?, .stopping(let pid, _)?:
-        if groups[pid] != nil { output.append(.signal(group: pid, signals: [signal])) }
+        if groups[pid]?.owner == id { output.append(.signal(group: pid, signals: [signal])) }
       default:
         break
       }
@@ -103,7 +104,7 @@ extension FormationMachine {
     for id in instances.keys.sorted() {
       switch instances[id]?.state {
       case .running(let pid)?, .stopping(let pid, _)?:
-        if groups[pid] != nil { output.append(.signal(group: pid, signals: [signal])) }
+        if groups[pid]?.owner == id { output.append(.signal(group: pid, signals: [signal])) }
       default:
         break
       }

@@ -88,7 +88,7 @@ extension FormationMachine {
   }
 
   mutating func probeDue(_ id: InstanceID, now: Deadline) {
-    guard let instance = instances[id], case .running(let pid) = instance.state else { return }
+    guard phase == .running, let instance = instances[id], case .running(let pid) = instance.state else { return }
     let type = rules.types[id.typeIndex]
     if instance.readyAt == nil {
       output.append(.runProbe(id, pid: pid, purpose: .readiness))
@@ -115,6 +115,8 @@ extension FormationMachine {
     _ id: InstanceID, pid: Int32, purpose: ProbePurpose, ok: Bool, detail: String, now: Deadline
   ) {
     guard let instance = instances[id], case .running(pid) = instance.state, instance.want == .up else { return }
+    // While stopping, readiness still counts (a dependent may wait for it) but health does not.
+    if purpose == .health && phase != .running { return }
     switch purpose {
     case .readiness:
       if ok && instance.readyAt == nil { markReady(id, now: now) }

@@ -28,6 +28,7 @@ extension FormationMachine {
       }
     }
     if added { output.append(.instancesAdded) }
+    for id in instances.keys.sorted() { markDirty(id) }  // gates may have changed
     let replaced = plan.changed.flatMap { typeIndex in
       (0..<activeCounts[typeIndex]).map { InstanceID(typeIndex: typeIndex, number: $0 + 1) }
     }.filter { instances[$0]?.want == .up }

@@ -237,7 +237,9 @@ struct FormationMachine {
       advanceRollingRestart()
       advancePhase(now: now)
     } while !dirty.isEmpty
-    if !leaderless.isEmpty && recheckAt == nil {
+    if leaderless.isEmpty {
+      recheckAt = nil  // nothing to look at: its timer entry is stale from now on
+    } else if recheckAt == nil {
       recheckAt = now &+ rules.groupRecheck
       timers.push(now &+ rules.groupRecheck, .recheck)
     }
@@ -270,7 +272,8 @@ struct FormationMachine {
         beginTeardown(of: pid, now: now)
       }
     case .stopping(let group, _):
-      guard groups[group] == nil else { return }  // still there
+      // Still there, unless the number now belongs to a newer group (the pid was reused).
+      if let current = groups[group], current.owner == id { return }
       if stopping {
         setState(id, .exited(instance.lastStatus))
         return
@@ -314,6 +317,7 @@ struct FormationMachine {
   mutating func remove(_ id: InstanceID) {
     guard let instance = instances.removeValue(forKey: id) else { return }
     if case .exited = instance.state {} else { unfinished -= 1 }
+    markDependents(of: id.typeIndex)
   }
 
   mutating func markDirty(_ id: InstanceID) { dirty.append(id) }

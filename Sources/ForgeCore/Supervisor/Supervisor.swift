@@ -326,6 +326,8 @@ final class Supervisor {
   func reapChildren() {
     var exits: [(pid: Int32, status: WaitStatus)] = []
     let none = reapExitedChildren { pid, status in exits.append((pid, status)) }
+    // "No children" is true now, before these exits are handled: handling them may spawn.
+    if none { feed(.childrenGone) }
     for exit in exits {
       if probes.owns(exit.pid) {
         if let result = probes.finished(exit.pid, status: exit.status) { feed(result) }
@@ -333,7 +335,6 @@ final class Supervisor {
         feed(.reaped(pid: exit.pid, status: exit.status))
       }
     }
-    if none { feed(.childrenGone) }
   }
 
   /// epoll_wait failed (it cannot, short of a bug): without a loop nothing can be supervised,
