@@ -163,6 +163,16 @@ enum Options {
   static let expose = OptionSpec("expose", value: "TYPES", "types that get a Service (default: web)")
 
   static let common = [procfile, env, root, help]
+  static let secrets = OptionSpec(
+    "secrets", value: "DIR", "each file in DIR is a secret variable (default: $CREDENTIALS_DIRECTORY)")
+  static let fileRefs = OptionSpec("file-refs", "resolve X_FILE=/path into X, the file's content, and drop X_FILE")
+  static let redact = OptionSpec(
+    "redact", value: "PATTERNS",
+    "keys whose values are secret (default: *PASSWORD*,*SECRET*,*TOKEN*,*_KEY,*CREDENTIALS*)")
+  static let noRedact = OptionSpec("no-redact", "show secret values in the log (for debugging: they leak)")
+  static let reveal = OptionSpec("reveal", "show secret values instead of [redacted]")
+  /// Every command that resolves the environment.
+  static let secretHandling = [secrets, fileRefs, redact, noRedact]
   static let output = [color, noColor, timestamp, noTimestamp, logFormat]
   static let supervision = [restart, maxRestarts, restartWindow, stopSignal]
   static let watch = OptionSpec(

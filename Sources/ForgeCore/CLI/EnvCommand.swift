@@ -1,7 +1,9 @@
 /// `forge env [--json]`: the environment processes get, before PORT, PS and DYNO. Follows a
 /// running forge's release when one answers (see `ReleaseLookup`).
 enum EnvCommand {
-  static let specs = Options.common + [Options.json, Options.envOverride, Options.fresh, Options.socket]
+  static let specs =
+    Options.common + [Options.json, Options.envOverride, Options.fresh, Options.socket, Options.reveal]
+    + Options.secretHandling
 
   static func run(_ arguments: [String]) throws -> Int32 {
     guard let invocation = try Invocation.parse(arguments, command: "env", specs: specs) else { return 0 }
@@ -9,7 +11,11 @@ enum EnvCommand {
       throw UsageError("unexpected argument '\(extra)'", command: "env")
     }
     let release = try ReleaseLookup.resolve(invocation)
-    let pairs = release.environment.sorted { $0.key < $1.key }
+    let reveal = invocation.parsed.options.has("reveal")
+    // Secret values show as [redacted] unless asked for (`--reveal`).
+    let pairs = release.environment.sorted { $0.key < $1.key }.map { pair in
+      (key: pair.key, value: !reveal && release.secretKeys.contains(pair.key) ? "[redacted]" : pair.value)
+    }
     if invocation.parsed.options.has("json") {
       let value = JSONValue.object(pairs.map { ($0.key, .string($0.value)) })
       writeRaw(1, value.render() + "\n")

@@ -9,7 +9,7 @@ enum ExportCommand {
     Options.common + [
       Options.formation, Options.concurrency, Options.port, Options.timeout, Options.app, Options.user,
       Options.image, Options.expose, Options.restart,
-    ] + Options.readiness
+    ] + Options.readiness + Options.secretHandling
 
   static func run(_ arguments: [String]) throws -> Int32 {
     guard let invocation = try Invocation.parse(arguments, command: "export", specs: specs) else { return 0 }

@@ -170,7 +170,11 @@ struct Invocation {
   /// without a Procfile (unless one was named).
   func loadProject(procfileRequired: Bool = true) throws -> Project {
     let named = settings.options.has("procfile") || settings.environment.contains { $0.key == "FORGE_PROCFILE" }
-    return try Project.load(settings, procfileOptional: !procfileRequired && !named) { readFile($0) }
+    let project = try Project.load(
+      settings, procfileOptional: !procfileRequired && !named, list: Files.regularFiles(in:)
+    ) { readFile($0) }
+    for warning in project.warnings { writeRaw(2, "forge: warning: \(warning)\n") }
+    return project
   }
 
   func readFile(_ path: String) -> Project.ReadResult {

@@ -7,6 +7,8 @@ struct ReleaseLookup {
   let basePort: Int
   /// The release's Procfile entries (a type name given to `forge run` runs its command).
   let processTypes: [ProcessType]
+  /// Keys whose values are secret (`forge env` masks them).
+  var secretKeys: Set<String> = []
 
   static func resolve(_ invocation: Invocation) throws -> ReleaseLookup {
     if invocation.parsed.options.has("fresh") { return from(try invocation.loadProject(procfileRequired: false)) }
@@ -19,15 +21,19 @@ struct ReleaseLookup {
     var environment = running.environment
     let known = Set(environment.map(\.key))
     environment += invocation.settings.environment.filter { !known.contains($0.key) }
-    return ReleaseLookup(
+    var lookup = ReleaseLookup(
       environment: environment, releaseID: running.releaseID, basePort: running.basePort,
       processTypes: running.processTypes)
+    lookup.secretKeys = running.secretKeys
+    return lookup
   }
 
   private static func from(_ project: Project) -> ReleaseLookup {
-    ReleaseLookup(
+    var lookup = ReleaseLookup(
       environment: project.environment, releaseID: project.releaseID, basePort: project.basePort,
       processTypes: project.procfile.entries)
+    lookup.secretKeys = project.secretKeys
+    return lookup
   }
 }
 
@@ -42,6 +48,7 @@ private struct Running {
   let envDigest: String?
   let procfilePath: String?
   let envPaths: [String]?
+  var secretKeys: Set<String> = []
 
   static func query(_ invocation: Invocation) -> Running? {
     guard let client = try? ControlClient.connect(invocation.settings.socketPath),
@@ -55,12 +62,16 @@ private struct Running {
     }
     var envPaths: [String]? = nil
     if case .array(let paths)? = reply["env_paths"] { envPaths = paths.compactMap(\.string) }
-    return Running(
+    var secretKeys: Set<String> = []
+    if case .array(let keys)? = reply["secret_keys"] { secretKeys = Set(keys.compactMap(\.string)) }
+    var running = Running(
       environment: environment, releaseID: release,
       basePort: reply["port"]?.integer ?? environment.last { $0.key == "PORT" }.flatMap { Int($0.value) } ?? 5000,
       processTypes: types, filesDigest: reply["files"]?.string, procfileDigest: reply["procfile_digest"]?.string,
       envDigest: reply["env_digest"]?.string,
       procfilePath: reply["procfile_path"]?.string, envPaths: envPaths)
+    running.secretKeys = secretKeys
+    return running
   }
 
   /// Reads the files this release was made from (the caller's `-f`/`-e` if it named any) and

@@ -5,7 +5,8 @@ import Glibc
 /// forge replaces itself with the command (execve), so the terminal, job control, stdin,
 /// signals and the exit status are the command's own.
 enum RunCommand {
-  static let specs = Options.common + [Options.port, Options.envOverride, Options.fresh, Options.socket]
+  static let specs =
+    Options.common + [Options.port, Options.envOverride, Options.fresh, Options.socket] + Options.secretHandling
 
   static func run(_ arguments: [String]) throws -> Int32 {
     guard

@@ -6,6 +6,7 @@ enum StartCommand {
   static let specs =
     Options.common + [Options.formation, Options.concurrency, Options.port, Options.timeout, Options.envOverride]
     + Options.output + [Options.tty, Options.interactive, Options.socket] + Options.supervision + Options.readiness
+    + Options.secretHandling
 
   static func run(_ arguments: [String]) throws -> Int32 {
     let reporting = ProcessEnvironment.current().contains { $0.key == reportVariable }

@@ -12,6 +12,10 @@ struct Project {
   let fileEnvironment: [(key: String, value: String)]
   let counts: [Int]
   let basePort: Int
+  /// Keys whose values are secret (from files, or by name), and the values to redact.
+  var secretKeys: Set<String> = []
+  /// What forge should say once: secret files skipped, secrets too short to redact.
+  var warnings: [String] = []
   /// A short hash of the Procfile and the resolved environment: the release the formation runs.
   let releaseID: String
   /// A hash of the Procfile and the env files alone: what tells `forge run` whether the files
@@ -24,7 +28,8 @@ struct Project {
   /// Reads the files through `read` (a closure so Config does no I/O of its own).
   /// With `procfileOptional`, a missing Procfile gives no process types (for `run` and `env`).
   static func load(
-    _ settings: Settings, procfileOptional: Bool = false, read: (String) -> ReadResult
+    _ settings: Settings, procfileOptional: Bool = false, list: (String) -> [String]? = { _ in nil },
+    read: (String) -> ReadResult
   ) throws(ConfigError) -> Project {
     var text: [UInt8] = []
     let procfile: Procfile
@@ -54,7 +59,58 @@ struct Project {
         throw ConfigError(path: path, line: 0, message: reason)
       }
     }
-    let environment = merge(process: settings.environment, files: files, filesWin: settings.envOverride)
+    var warnings: [String] = []
+    var secretKeys: Set<String> = []
+    // Secret files take part as env-file values: the platform's environment still wins.
+    if let directory = settings.secrets.directory {
+      guard let names = list(directory) else {
+        throw ConfigError(path: directory, line: 0, message: "cannot read the secrets directory")
+      }
+      let skipped = names.filter { !SecretSettings.isValidKey($0) }
+      if !skipped.isEmpty {
+        warnings.append("secrets in \(directory) skipped, not valid variable names: " + skipped.joined(separator: ", "))
+      }
+      for name in names where SecretSettings.isValidKey(name) {
+        let path = Path.join(directory, name)
+        guard case .ok(let bytes) = read(path) else {
+          throw ConfigError(path: path, line: 0, message: "cannot read the secret")
+        }
+        files.append((name, try SecretSettings.value(of: bytes, path: path)))
+        secretKeys.insert(name)
+      }
+    }
+    var environment = merge(process: settings.environment, files: files, filesWin: settings.envOverride)
+    if settings.secrets.fileReferences {
+      // X_FILE=/path with X unset: X from the file, and X_FILE removed (apps that read _FILE
+      // themselves refuse to start when both are set).
+      var resolved: [(key: String, value: String)] = []
+      var removed: Set<String> = []
+      // The platform's environment is full of *_FILE names that are not secrets
+      // (SSL_CERT_FILE): from it, only names that look secret (the --redact patterns) are
+      // followed; from the env files and the secrets directory, every reference is.
+      let fromFiles = Set(files.map(\.key))
+      for (key, path) in environment where key.hasSuffix("_FILE") && key.count > 5 {
+        let target = String(key.dropLast(5))
+        guard !environment.contains(where: { $0.key == target }) else { continue }
+        guard fromFiles.contains(key) || settings.secrets.isSecretName(target) else { continue }
+        switch read(path) {
+        case .ok(let bytes): resolved.append((target, try SecretSettings.value(of: bytes, path: path)))
+        case .missing: throw ConfigError(path: path, line: 0, message: "no such file (\(key))")
+        case .failed(let reason): throw ConfigError(path: path, line: 0, message: "\(reason) (\(key))")
+        }
+        removed.insert(key)
+        secretKeys.insert(target)
+      }
+      environment = merge(
+        process: [], files: environment.filter { !removed.contains($0.key) } + resolved, filesWin: true)
+    }
+    for (key, _) in environment where settings.secrets.isSecretName(key) { secretKeys.insert(key) }
+    let short = environment.filter { secretKeys.contains($0.key) && $0.value.utf8.count < SecretSettings.shortest }
+    if !short.isEmpty && settings.secrets.redact {
+      warnings.append(
+        "not redacted, shorter than \(SecretSettings.shortest) bytes (too short to be secret): "
+          + short.map(\.key).joined(separator: ", "))
+    }
     let counts = try settings.formation.resolve(against: procfile, source: settings.formationSource)
     var basePort = 5000
     if let port = settings.portOverride {
@@ -65,10 +121,19 @@ struct Project {
       }
       basePort = port
     }
-    return Project(
+    var project = Project(
       settings: settings, procfile: procfile, procfileText: text, environment: environment,
       fileEnvironment: merge(process: [], files: files, filesWin: true), counts: counts, basePort: basePort,
       releaseID: release(procfileText: text, environment: environment))
+    project.secretKeys = secretKeys
+    project.warnings = warnings
+    return project
+  }
+
+  /// The values to keep out of the log: secret keys' values long enough to be secrets.
+  var secretValues: [(key: String, value: String)] {
+    guard settings.secrets.redact else { return [] }
+    return environment.filter { secretKeys.contains($0.key) && $0.value.utf8.count >= SecretSettings.shortest }
   }
 
   enum ReadResult {
@@ -109,9 +174,12 @@ struct Project {
 
   /// The same project with another formation.
   func with(counts: [Int]) -> Project {
-    Project(
+    var project = Project(
       settings: settings, procfile: procfile, procfileText: procfileText, environment: environment,
       fileEnvironment: fileEnvironment, counts: counts, basePort: basePort, releaseID: releaseID)
+    project.secretKeys = secretKeys
+    project.warnings = warnings
+    return project
   }
 }
 

@@ -47,6 +47,8 @@ struct Settings {
   /// `--interactive`: these types also get the terminal as stdin, to type into with
   /// `forge attach` (they are in `ttyTypes` too).
   var interactiveTypes: [String]
+  /// `--secrets`, `--file-refs`, `--redact`, `--no-redact`.
+  var secrets = SecretSettings()
   var socketPath: String
   var options: OptionValues
   var environment: [(key: String, value: String)]
@@ -158,7 +160,21 @@ struct Settings {
     for type in interactive where !tty.contains(type) { tty.append(type) }
     let socket = get("socket")?.value ?? Path.join(root, ".forge.sock")
 
-    return Settings(
+    var secrets = SecretSettings()
+    if let given = get("secrets") {
+      secrets.directory = Path.absolute(given.value, from: workingDirectory)
+      secrets.directorySource = given.source
+    } else if let credentials = pairs.last(where: { $0.key == "CREDENTIALS_DIRECTORY" })?.value, !credentials.isEmpty {
+      secrets.directory = credentials  // systemd's LoadCredential=
+      secrets.directorySource = "CREDENTIALS_DIRECTORY"
+    }
+    secrets.fileReferences = try flag("file-refs", options, environment) ?? false
+    if let given = get("redact") {
+      secrets.patterns = given.value.split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty }
+    }
+    secrets.redact = !(try flag("no-redact", options, environment) ?? false)
+
+    var settings = Settings(
       procfilePath: procfilePath, envPaths: envPaths, envPathsExplicit: envExplicit,
       formation: formation, formationSource: formationSource, portOverride: portOverride,
       timeoutSeconds: timeout, root: root,
@@ -168,5 +184,7 @@ struct Settings {
       logFormat: logFormat, ttyTypes: tty, interactiveTypes: interactive,
       socketPath: Path.absolute(socket, from: workingDirectory),
       options: options, environment: pairs, variables: environment, workingDirectory: workingDirectory)
+    settings.secrets = secrets
+    return settings
   }
 }

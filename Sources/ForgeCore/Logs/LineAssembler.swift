@@ -11,6 +11,8 @@ final class LineAssembler {
   private var end = 0
   /// For pseudo-terminal output: a terminal turns "\n" into "\r\n", which is undone here.
   let stripsCarriageReturn: Bool
+  /// Whether the last `nextLine()` was a piece of an over-long line (its rest comes next).
+  private(set) var lastWasPiece = false
 
   init(stripsCarriageReturn: Bool = false) {
     self.stripsCarriageReturn = stripsCarriageReturn
@@ -62,6 +64,7 @@ final class LineAssembler {
       }
       if length <= Self.maximumLine {
         start += newline + 1
+        lastWasPiece = false
         return UnsafeRawBufferPointer(start: line, count: length)
       }
     }
@@ -69,6 +72,7 @@ final class LineAssembler {
       stripsCarriageReturn && available == Self.maximumLine + 1
       && line.load(fromByteOffset: Self.maximumLine, as: UInt8.self) == 0x0D
     guard available > Self.maximumLine, !awaitsLF else { return nil }
+    lastWasPiece = true
     start += Self.maximumLine
     return UnsafeRawBufferPointer(start: line, count: Self.maximumLine)
   }

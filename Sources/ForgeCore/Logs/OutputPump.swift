@@ -243,9 +243,39 @@ final class OutputPump {
     }
   }
 
-  /// A line of a process: to stdout, its ring, and whoever follows.
+  /// Secret values to keep out of the log (empty: nothing to do).
+  var redactor = Redactor([])
+
+  /// A line of a process: secrets redacted, to stdout, its ring, and whoever follows.
   @inline(__always)
   private func publish(_ line: UnsafeRawBufferPointer, of stream: PipeStream) {
+    guard redactor.isEmpty else {
+      publishRedacted(line, of: stream)
+      return
+    }
+    deliver(line, of: stream)
+  }
+
+  /// A piece of an over-long line keeps back what may begin a secret, for the next piece.
+  private func publishRedacted(_ line: UnsafeRawBufferPointer, of stream: PipeStream) {
+    var bytes = stream.carry + Array(line)
+    stream.carry = []
+    if stream.assembler.lastWasPiece && stream.isOpen {
+      let held = redactor.heldBack(bytes)
+      stream.carry = Array(bytes.suffix(held))
+      bytes.removeLast(held)
+    }
+    bytes.withUnsafeBytes { raw in
+      if let redacted = redactor.redact(raw) {
+        redacted.withUnsafeBytes { deliver($0, of: stream) }
+      } else {
+        deliver(raw, of: stream)
+      }
+    }
+  }
+
+  @inline(__always)
+  private func deliver(_ line: UnsafeRawBufferPointer, of stream: PipeStream) {
     writer.append(line, from: stream.source)
     history.record(line, in: stream.ring)
     stream.counter.lines &+= 1
@@ -257,8 +287,11 @@ final class OutputPump {
 
   /// One of forge's own lines (about forge, or under an instance's name).
   func say(_ message: String, from source: LogSource) {
-    writer.append(message: message, from: source)
     var text = message
+    if !redactor.isEmpty, let redacted = Array(message.utf8).withUnsafeBytes({ redactor.redact($0) }) {
+      text = String(decoding: redacted, as: UTF8.self)
+    }
+    writer.append(message: text, from: source)
     text.withUTF8 { bytes in
       let line = UnsafeRawBufferPointer(bytes)
       history.record(line, in: history.ring(for: source.name))

@@ -23,6 +23,8 @@ final class PipeStream {
   var readyText: [UInt8]?
   /// A caller is attached to this terminal (`forge attach`): raw output goes to it too.
   var attached = false
+  /// The end of a piece of an over-long line that may begin a secret: printed with the next.
+  var carry: [UInt8] = []
 
   init(
     fd: FileDescriptor, token: UInt64, instance: FormationMachine.InstanceID, source: LogSource,

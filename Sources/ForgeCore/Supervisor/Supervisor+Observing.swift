@@ -66,8 +66,17 @@ extension Supervisor {
     }
     text += " release=\(event.release)\n"
     followers.deliver(
-      event: Array(text.utf8), json: Array((JSONValue.object(fields).render() + "\n").utf8),
+      event: redacted(Array(text.utf8)), json: redacted(Array((JSONValue.object(fields).render() + "\n").utf8)),
       of: instance ?? LogSource.forgeName)
+  }
+
+  /// Secret values replaced, wherever forge shows text of its processes.
+  func redacted(_ bytes: [UInt8]) -> [UInt8] {
+    bytes.withUnsafeBytes { pump.redactor.redact($0) } ?? bytes
+  }
+
+  func redacted(_ text: String) -> String {
+    String(decoding: redacted(Array(text.utf8)), as: UTF8.self)
   }
 
   /// Events the driver knows of first (scaling, a planned reload).

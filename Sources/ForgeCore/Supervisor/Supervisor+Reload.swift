@@ -115,6 +115,7 @@ extension Supervisor {
     publish("reload planned", details: [("plan", change.story, false)])
     project = change.project
     options = change.options
+    pump.redactor = Redactor(project.secretValues)
     for name in change.project.procfile.names where !typeNames.contains(name) { typeNames.append(name) }
     feed(.reload(change.plan))
     guard let client else { return nil }

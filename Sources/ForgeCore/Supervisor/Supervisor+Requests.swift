@@ -23,6 +23,7 @@ extension Supervisor {
         ("processes", .object(project.procfile.entries.map { ($0.name, .string($0.command)) })),
         ("port", .number(Double(project.basePort))),
         ("env", .object(project.environment.map { ($0.key, .string($0.value)) })),
+        ("secret_keys", .array(project.secretKeys.sorted().map(JSONValue.string))),
       ])
     case .stop:
       client.waitsForExit = true
@@ -174,7 +175,7 @@ extension Supervisor {
     fields.append(("ready", .bool(ready)))
     fields.append(("ready_at", ready ? instance.readyAt.map { .string(wallTime(of: $0, now: now)) } ?? .null : .null))
     fields.append(("healthy", instance.healthy.map(JSONValue.bool) ?? .null))
-    fields.append(("status_text", instance.statusText.map(JSONValue.string) ?? .null))
+    fields.append(("status_text", instance.statusText.map { .string(redacted($0)) } ?? .null))
     return .object(fields)
   }
 

@@ -102,6 +102,7 @@ final class Supervisor {
     let loop = self.loop
     followers = LogFollowers(loop: loop, firstToken: Self.firstFollowerToken)
     pump.followers = followers
+    pump.redactor = Redactor(project.secretValues)
     attachments = AttachSessions(loop: loop, firstToken: Self.firstAttachToken)
     control = options.control.map {
       ControlSession(server: $0, loop: loop, listenerToken: Self.controlToken, firstClientToken: Self.firstClientToken)

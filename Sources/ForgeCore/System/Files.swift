@@ -29,6 +29,25 @@ enum Files {
     return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : "/proc/self/exe"
   }
 
+  /// The names of the regular files in a directory (symbolic links followed, as Kubernetes
+  /// secret volumes use them), sorted; nil if it cannot be read.
+  static func regularFiles(in directory: String) -> [String]? {
+    guard let handle = opendir(directory) else { return nil }
+    defer { closedir(handle) }
+    var names: [String] = []
+    while let entry = readdir(handle) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      var info = stat()
+      guard !name.hasPrefix("."), stat(directory + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+        continue
+      }
+      names.append(name)
+    }
+    return names.sorted()
+  }
+
   static func exists(_ path: String) -> Bool {
     access(path, F_OK) == 0
   }

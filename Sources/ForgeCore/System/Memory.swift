@@ -25,4 +25,8 @@ enum Memory {
     guard let base = haystack.baseAddress, haystack.count >= needle.count else { return false }
     return needle.withUnsafeBytes { memmem(base, haystack.count, $0.baseAddress!, needle.count) != nil }
   }
+
+  static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+    memcmp(a, b, count) == 0
+  }
 }
