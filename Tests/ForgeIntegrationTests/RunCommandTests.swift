@@ -73,17 +73,18 @@ final class RunCommandTests: ForgeControlTestCase {
     let show = ["sh", "-c", "echo \"FOO=$FOO ONLY_FILE=$ONLY_FILE PORT=$PORT PS=$PS DYNO=$DYNO\""]
     let plain = try run(show, in: project, environment: ["FOO": "from-env"])
     XCTAssertEqual(plain.status, 0, plain.stderr)
-    XCTAssertEqual(plain.stdout, "FOO=from-env ONLY_FILE=file PORT=5000 PS=run.1 DYNO=run.1\n")
+    // One type (web, 5000): a one-off gets the port a second type would, 5100.
+    XCTAssertEqual(plain.stdout, "FOO=from-env ONLY_FILE=file PORT=5100 PS=run.1 DYNO=run.1\n")
 
     let overridden = try runForge(["run", "--env-override"] + show, in: project, environment: ["FOO": "from-env"])
-    XCTAssertEqual(overridden.stdout, "FOO=from-file ONLY_FILE=file PORT=5000 PS=run.1 DYNO=run.1\n")
+    XCTAssertEqual(overridden.stdout, "FOO=from-file ONLY_FILE=file PORT=5100 PS=run.1 DYNO=run.1\n")
 
     let port = try runForge(["run", "-p", "6200"] + show, in: project)
-    XCTAssertEqual(port.stdout, "FOO=from-file ONLY_FILE=file PORT=6200 PS=run.1 DYNO=run.1\n")
+    XCTAssertEqual(port.stdout, "FOO=from-file ONLY_FILE=file PORT=6300 PS=run.1 DYNO=run.1\n")
 
     // A PORT in the environment is the base port; PS and DYNO are always run.1.
     let fromEnvironment = try run(show, in: project, environment: ["PORT": "7300", "PS": "web.9"])
-    XCTAssertEqual(fromEnvironment.stdout, "FOO=from-file ONLY_FILE=file PORT=7300 PS=run.1 DYNO=run.1\n")
+    XCTAssertEqual(fromEnvironment.stdout, "FOO=from-file ONLY_FILE=file PORT=7400 PS=run.1 DYNO=run.1\n")
 
     let release = try run(["printenv", "FORGE_RELEASE"], in: project)
     XCTAssertEqual(release.status, 0)

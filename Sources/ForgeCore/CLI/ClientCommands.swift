@@ -71,7 +71,15 @@ enum ClientCommands {
       try expectNoArguments(positionals, command)
       request = .stop
     }
-    let client = try connect(invocation)
+    let client: ControlClient
+    do {
+      client = try connect(invocation)
+    } catch let exit as Exit where command == "stop" {
+      // Stopping is idempotent, as `systemctl stop` is: nothing running is success.
+      guard exit.message?.contains("no running forge") == true else { throw exit }
+      writeRaw(1, invocation.parsed.options.has("json") ? "{\"stopped\":false}\n" : "no forge running\n")
+      return ExitCode.success
+    }
     let reply: JSONValue
     do {
       reply = try client.send(request, timeoutMilliseconds: replyTimeout)
@@ -116,8 +124,10 @@ enum ClientCommands {
         writeRaw(1, "ready: " + names.compactMap(\.string).joined(separator: ", ") + "\n")
       }
     case .stop:
-      client.waitForExit()
-      writeRaw(1, json ? "{\"stopped\":true}\n" : "stopped\n")
+      // forge's own exit status, as `forge stop`'s: 137 when something had to be SIGKILLed.
+      let status = client.waitForExit() ?? 0
+      writeRaw(1, json ? "{\"stopped\":true,\"status\":\(status)}\n" : "stopped\n")
+      return status
     case .env, .logs, .events, .attach:
       break  // not sent from here
     }

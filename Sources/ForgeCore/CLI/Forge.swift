@@ -179,10 +179,15 @@ struct Invocation {
 
   func readFile(_ path: String) -> Project.ReadResult {
     do {
-      return .ok(try Files.read(path))
+      return .ok(try Files.readConfiguration(path))
     } catch {
-      if error.errno == ENOENT { return .missing }
-      return .failed(String(cString: strerror(error.errno)))
+      switch error {
+      case .system(let failure):
+        if failure.errno == ENOENT { return .missing }
+        return .failed(String(cString: strerror(failure.errno)))
+      case .notRegular: return .failed("expected a regular file (not a FIFO, device or directory)")
+      case .tooLarge(let limit): return .failed("larger than \(limit / 1024 / 1024) MiB; expected a configuration file")
+      }
     }
   }
 

@@ -15,7 +15,9 @@ enum RunCommand {
     let words = invocation.parsed.positionals
     guard let first = words.first else { throw UsageError("run needs a command", command: "run") }
     let release = try ReleaseLookup.resolve(invocation)
-    let port = invocation.settings.portOverride ?? release.basePort
+    // The port a new type would get: deterministic, and never one the formation uses
+    // (`forge run web` must not fight redis for the base port).
+    let port = (invocation.settings.portOverride ?? release.basePort) + 100 * release.processTypes.count
     let environment = InstanceVariables.environment(
       release.environment, name: "run.1", port: port, release: release.releaseID)
 

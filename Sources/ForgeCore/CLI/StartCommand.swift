@@ -40,6 +40,10 @@ enum StartCommand {
         throw Exit(ExitCode.failure, "forge: another forge is already running here (control socket \(path))")
       case .failed(let reason):
         throw Exit(ExitCode.failure, "forge: cannot create the control socket: \(reason)")
+      case .notSocket(let path):
+        throw Exit(
+          ExitCode.failure,
+          "forge: \(path) is in the way of the control socket: it is not a socket (remove it or use --socket)")
       }
     }
     options.otherInit = options.isPID1 ? nil : ContainerInit.detect()
@@ -75,9 +79,17 @@ enum StartCommand {
       let port = PortPlan.port(base: project.basePort, typeIndex: index, instance: count)
       guard port <= PortPlan.highest else {
         let name = project.procfile.entries[index].name
-        throw ConfigError(path: source, line: 0, message: "\(name).\(count) would get PORT \(port), above 65535")
+        // With the default formation the count is not the user's doing: the PORT rule is.
+        let why = settings.formation == .default ? " (the PORT rule: base + 100 × the type's place)" : ""
+        throw ConfigError(
+          path: settings.formation == .default ? project.procfile.path : source, line: 0,
+          message: "\(name).\(count) would get PORT \(port)\(why), above 65535")
       }
     }
+    if let clash = PortPlan.collision(counts: project.counts, names: project.procfile.names, base: project.basePort) {
+      throw ConfigError(path: source, line: 0, message: clash)
+    }
+    try EnvironmentSize.check(project)
     let environment = settings.variables
     var options = Supervisor.Options()
     let stdoutIsTerminal = isatty(1) == 1

@@ -71,6 +71,22 @@ struct Formation: Equatable, Sendable {
 enum PortPlan {
   static let highest = 65535
 
+  /// Each type has 100 ports: more instances than that would share ports with the next type.
+  /// The first clash, named ("web.101 and worker.1 would both get PORT 5100"), or nil.
+  static func collision(counts: [Int], names: [String], base: Int) -> String? {
+    for (index, count) in counts.enumerated() where count > 100 {
+      for later in (index + 1)..<counts.count where counts[later] > 0 {
+        let offset = 100 * (later - index)
+        guard count > offset else { break }
+        let number = offset + 1
+        let port = port(base: base, typeIndex: index, instance: number)
+        return "\(names[index]).\(number) and \(names[later]).1 would both get PORT \(port)"
+          + " (each type has 100 ports)"
+      }
+    }
+    return nil
+  }
+
   static func port(base: Int, typeIndex: Int, instance: Int) -> Int {
     base + 100 * typeIndex + (instance - 1)
   }

@@ -89,23 +89,32 @@ struct ControlClient {
   /// process is gone, so the connection's end is followed by a wait on a pidfd of forge.
   /// forge's pid comes from the socket's peer credentials, which the kernel gives in this
   /// process's PID namespace (forge may be PID 1 of another one).
-  func waitForExit() {
+  /// forge's exit status, when it said it before exiting.
+  @discardableResult
+  func waitForExit() -> Int32? {
     let pid = UnixSocket.peerPID(connection)
-    waitForClose()
-    guard let pid, pid > 0 else { return }
+    let said = waitForClose()
+    var status: Int32?
+    if let newline = said.firstIndex(of: 0x0A), let farewell = try? JSONValue.parse(Array(said[..<newline])) {
+      status = farewell["status"]?.integer.map { Int32(truncatingIfNeeded: $0) }
+    }
+    guard let pid, pid > 0 else { return status }
     let raw = cglibc_pidfd_open(pid)
-    guard raw >= 0 else { return }  // already reaped
+    guard raw >= 0 else { return status }  // already reaped
     let fd = FileDescriptor(raw)
     var entry = pollfd(fd: fd.raw, events: Int16(POLLIN), revents: 0)
     while poll(&entry, 1, -1) < 0 && cglibc_errno() == EINTR {}
+    return status
   }
 
-  /// Waits until forge closes the connection, which it does by exiting.
-  private func waitForClose() {
+  /// Waits until forge closes the connection, which it does by exiting; what it said last.
+  private func waitForClose() -> [UInt8] {
     var chunk = [UInt8](repeating: 0, count: 4096)
+    var said: [UInt8] = []
     while true {
       _ = waitReadable(-1)
-      guard let count = readChunk(&chunk), count > 0 else { return }
+      guard let count = readChunk(&chunk), count > 0 else { return said }
+      if said.count < 65536 { said += chunk[0..<count] }
     }
   }
 

@@ -9,6 +9,8 @@ final class ControlServer {
   enum OpenError: Error {
     /// Another forge answers on the socket.
     case inUse(String)
+    /// Something that is not a socket is at the path.
+    case notSocket(String)
     case failed(SystemError)
   }
 
@@ -22,6 +24,8 @@ final class ControlServer {
     if UnixSocket.isSocket(path) {
       if answers(path) { throw .inUse(path) }
       UnixSocket.remove(path)
+    } else if Files.exists(path) {
+      throw .notSocket(path)
     }
     do {
       let listener = try UnixSocket.listen(path)

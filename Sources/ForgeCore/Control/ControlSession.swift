@@ -217,5 +217,13 @@ final class ControlSession {
     if let at = resumeAt, at <= now { watchListener(now: now) }
   }
 
+  /// forge is exiting: the `forge stop` clients learn its exit status.
+  func farewell(status: Int32) {
+    let line = Array(ControlReply.success([("stopped", .bool(true)), ("status", .number(Double(status)))]).utf8)
+    for client in clients.values where client.waitsForExit {
+      _ = try? client.fd.write(array: line)
+    }
+  }
+
   func close() { server.close() }
 }

@@ -211,6 +211,12 @@ extension Supervisor {
       let index = try typeIndex(name)
       try set(index, max(0, current(index) + value), name)
     }
+    // Two instances must never share a PORT: the formation stays as it is.
+    let names = project.procfile.names
+    let counts = names.map { name in typeNames.firstIndex(of: name).map(current) ?? 0 }
+    if let clash = PortPlan.collision(counts: counts, names: names, base: project.basePort) {
+      throw ControlError(clash)
+    }
     return targets
   }
 

@@ -229,6 +229,7 @@ final class Supervisor {
     while true {
       if case .finished(let status) = machine.phase {
         pump.finish()
+        control?.farewell(status: status)
         followers.closeAll()
         attachments.closeAll()
         return status
@@ -302,7 +303,13 @@ final class Supervisor {
 
   private func readSignals() {
     do {
-      handle(try signals.drain())
+      let received = try signals.drainWithOrigin()
+      // The terminal forge runs in has closed: a hangup from the kernel is a stop, not a
+      // signal to pass on (processes without a handler would die abruptly of it).
+      if received.contains(where: { $0.signal == SIGHUP && $0.fromKernel }) {
+        feed(.stop(reason: "hangup of the terminal", escalates: false))
+      }
+      handle(received.filter { !($0.signal == SIGHUP && $0.fromKernel) }.map(\.signal))
     } catch {
       // Level-triggered epoll would report the signalfd again and again: take it out, poll
       // the signals instead, and stop, since forge can no longer trust what it hears.

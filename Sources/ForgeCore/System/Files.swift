@@ -48,6 +48,36 @@ enum Files {
     return names.sorted()
   }
 
+  /// Configuration (a Procfile, an env file, a secret): a regular file of at most `limit`
+  /// bytes. Opened without blocking, so a FIFO named by mistake cannot hang forge, and bounded,
+  /// so `-f /dev/zero` cannot fill memory.
+  static func readConfiguration(_ path: String, limit: Int = 1 << 20) throws(ConfigurationReadError) -> [UInt8] {
+    let raw = cglibc_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0)
+    guard raw >= 0 else { throw .system(SystemError(operation: "open", errno: cglibc_errno(), path: path)) }
+    let fd = FileDescriptor(raw)
+    var info = stat()
+    guard fstat(raw, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw .notRegular }
+    guard Int(info.st_size) <= limit else { throw .tooLarge(limit) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while bytes.count <= limit {
+      do {
+        guard let n = try fd.read(into: &chunk), n > 0 else { break }
+        bytes.append(contentsOf: chunk[0..<n])
+      } catch {
+        throw .system(error)
+      }
+    }
+    guard bytes.count <= limit else { throw .tooLarge(limit) }
+    return bytes
+  }
+
+  enum ConfigurationReadError: Error {
+    case system(SystemError)
+    case notRegular
+    case tooLarge(Int)
+  }
+
   static func exists(_ path: String) -> Bool {
     access(path, F_OK) == 0
   }
@@ -107,4 +137,10 @@ enum ProcessEnvironment {
     }
     return result
   }
+}
+
+/// Limits the kernel sets.
+enum SystemLimits {
+  /// ARG_MAX: arguments and environment of one process, together.
+  static var argumentBytes: Int { max(32 * 1024, sysconf(Int32(_SC_ARG_MAX))) }
 }

@@ -13,13 +13,19 @@ final class SignalFD {
 
   /// Every pending signal number, in arrival order; empty when none is pending.
   func drain() throws(SystemError) -> [Int32] {
-    var received: [Int32] = []
+    try drainWithOrigin().map(\.signal)
+  }
+
+  /// The same, with whether the kernel sent it (SI_KERNEL: a terminal's hangup) rather than a
+  /// process (`kill -HUP`).
+  func drainWithOrigin() throws(SystemError) -> [(signal: Int32, fromKernel: Bool)] {
+    var received: [(Int32, Bool)] = []
     var info = signalfd_siginfo()
     let size = MemoryLayout<signalfd_siginfo>.size
     while true {
       let n = withUnsafeMutableBytes(of: &info) { buffer in Glibc.read(fd.raw, buffer.baseAddress, size) }
       if n == size {
-        received.append(Int32(bitPattern: info.ssi_signo))
+        received.append((Int32(bitPattern: info.ssi_signo), info.ssi_code == 0x80))  // SI_KERNEL
         continue
       }
       let code = cglibc_errno()
