@@ -37,6 +37,7 @@
 #endif
 
 // prctl is variadic, which Swift cannot call.
+static inline int cglibc_prctl_set_pdeathsig(int signal) { return prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0); }
 static inline int cglibc_prctl_set_child_subreaper(void) {
   return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }

@@ -184,7 +184,10 @@ enum Options {
     "log-file", value: "FILE", "with --detach: also append the log stream to FILE, rotated to FILE.1")
   static let logFileSize = OptionSpec(
     "log-file-size", value: "BYTES", "rotate the log file at this size (default: 10 MiB)")
+  static let keepLeftovers = OptionSpec(
+    "keep-leftovers", "refuse to start while processes a dead forge left are running, rather than stop them")
   static let readiness = [
     ready, readyTimeout, after, health, healthInterval, hup, watch, metrics, logBuffer, detach, logFile, logFileSize,
+    keepLeftovers,
   ]
 }

@@ -74,11 +74,8 @@ enum ClientCommands {
     let client: ControlClient
     do {
       client = try connect(invocation)
-    } catch let exit as Exit where command == "stop" {
-      // Stopping is idempotent, as `systemctl stop` is: nothing running is success.
-      guard exit.message?.contains("no running forge") == true else { throw exit }
-      writeRaw(1, invocation.parsed.options.has("json") ? "{\"stopped\":false}\n" : "no forge running\n")
-      return ExitCode.success
+    } catch let exit as Exit where exit.message?.contains("no running forge") == true {
+      return try noForge(command, invocation, exit)
     }
     let reply: JSONValue
     do {
@@ -172,6 +169,43 @@ enum ClientCommands {
       return .success(try client.stream(request) { bytes in writeRaw(1, bytes: bytes) })
     } catch {
       return .failure(error)
+    }
+  }
+
+  /// No forge answers. What a forge that died left running is told by `ps` and stopped by
+  /// `stop`; stopping is idempotent, as `systemctl stop` is: nothing running is success.
+  private static func noForge(_ command: String, _ invocation: Invocation, _ exit: Exit) throws -> Int32 {
+    let statePath = StateFile.path(forSocket: invocation.settings.socketPath)
+    let state = Leftovers.read(statePath).flatMap { Leftovers.forgeIsGone($0) ? $0 : nil }
+    let found = state.map(Leftovers.find) ?? []
+    switch command {
+    case "stop":
+      guard let state, !found.isEmpty else {
+        if state != nil { Leftovers.remove(statePath) }
+        writeRaw(1, invocation.parsed.options.has("json") ? "{\"stopped\":false}\n" : "no forge running\n")
+        return ExitCode.success
+      }
+      let survivors = Leftovers.stop(found, grace: invocation.settings.timeoutSeconds)
+      Leftovers.remove(statePath)
+      writeRaw(
+        1,
+        "stopped what a forge that died (pid \(state.forgePID)) left running: "
+          + found.map(\.label).joined(separator: ", ") + "\n")
+      if !survivors.isEmpty {
+        throw Exit(
+          ExitCode.failure, "forge: still there after SIGKILL: " + survivors.map(\.label).joined(separator: ", "))
+      }
+      return ExitCode.success
+    case "ps" where !found.isEmpty:
+      let list = found.map { leftover in
+        "\(leftover.label): " + leftover.processes.map { "\($0.pid) (\($0.command))" }.joined(separator: ", ")
+      }
+      throw Exit(
+        ExitCode.failure,
+        "forge: the forge that ran here (pid \(state?.forgePID ?? 0)) has died; left running:\n  "
+          + list.joined(separator: "\n  ") + "\n(forge stop stops them; forge start stops them first)")
+    default:
+      throw exit
     }
   }
 

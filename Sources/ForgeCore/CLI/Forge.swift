@@ -37,6 +37,7 @@ public enum Forge {
   }
 
   static func run(_ given: [String]) throws -> Int32 {
+    if given.first == ExecShim.word { ExecShim.run(Array(given.dropFirst())) }
     let arguments = try commandFirst(given)
     guard let first = arguments.first else {
       writeRaw(2, Help.main)

@@ -32,6 +32,20 @@ enum StartCommand {
     guard chdir(settings.root) == 0 else {
       throw Exit(ExitCode.failure, "forge: cannot enter \(settings.root): \(String(cString: strerror(cglibc_errno())))")
     }
+    // What a forge that died here left running: stopped first, or (--keep-leftovers) a refusal.
+    let statePath = StateFile.path(forSocket: settings.socketPath)
+    if let state = Leftovers.read(statePath), Leftovers.forgeIsGone(state) {
+      let found = Leftovers.find(state)
+      let keep = try Settings.flag("keep-leftovers", invocation.parsed.options, settings.variables) ?? false
+      if !found.isEmpty && keep {
+        throw Exit(
+          ExitCode.failure,
+          "forge: leftovers from a forge that died (pid \(state.forgePID)): "
+            + found.map(\.label).joined(separator: ", ") + "; not starting (--keep-leftovers)")
+      }
+      options.leftovers = (state.forgePID, found)
+      if found.isEmpty { Leftovers.remove(statePath) }
+    }
     do {
       options.control = try ControlServer.open(settings.socketPath)
     } catch {
@@ -47,9 +61,19 @@ enum StartCommand {
       }
     }
     options.otherInit = options.isPID1 ? nil : ContainerInit.detect()
+    let startLimit = DescriptorLimit.current().soft
+    let needed = DescriptorLimit.needed(instances: project.counts.reduce(0, +))
+    guard DescriptorLimit.raise(to: needed) else {
+      options.control?.close()
+      throw Exit(
+        ExitCode.failure,
+        "forge: the formation needs about \(needed) descriptors, above the hard limit of "
+          + "\(DescriptorLimit.current().hard) (ulimit -Hn)")
+    }
     let supervisor: Supervisor
     do {
       supervisor = try Supervisor(project: project, options: options)
+      supervisor.startLimit = startLimit
     } catch {
       options.control?.close()
       throw error

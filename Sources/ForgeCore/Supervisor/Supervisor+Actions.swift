@@ -51,6 +51,7 @@ extension Supervisor {
       runProbe(id, pid: pid, purpose: purpose)
     case .event(let event):
       publish(event)
+      if event.kind == "started" || event.kind == "exited" { stateChanged = true }
       if event.kind == "exited", let id = event.instance,
         let status = event.details.first(where: { $0.key == "status" }).flatMap({ Int32($0.value) })
       {
@@ -71,8 +72,10 @@ extension Supervisor {
     if let notify, options.readiness.probe(for: entry.name) == .notify {
       environment.append("NOTIFY_SOCKET=\(notify.path)")
     }
-    var request = SpawnRequest(
-      path: "/bin/sh", arguments: ["/bin/sh", "-c", entry.command], environment: environment, output: -1)
+    // Through the exec shim: the process gets its stop signal if forge dies (PDEATHSIG).
+    let shim = ExecShim.arguments(
+      stopSignal: machine.rules.types[id.typeIndex].teardown.stopSignal, command: entry.command, limit: startLimit)
+    var request = SpawnRequest(path: shim[0], arguments: shim, environment: environment, output: -1)
     var stream: PipeStream?
     do {
       let pid: Int32

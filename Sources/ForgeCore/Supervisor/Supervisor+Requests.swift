@@ -217,6 +217,12 @@ extension Supervisor {
     if let clash = PortPlan.collision(counts: counts, names: names, base: project.basePort) {
       throw ControlError(clash)
     }
+    let needed = DescriptorLimit.needed(instances: counts.reduce(0, +))
+    guard DescriptorLimit.raise(to: needed) else {
+      throw ControlError(
+        "the formation would need about \(needed) descriptors, above the hard limit of "
+          + "\(DescriptorLimit.current().hard) (ulimit -Hn); nothing changed")
+    }
     return targets
   }
 

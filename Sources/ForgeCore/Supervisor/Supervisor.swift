@@ -30,6 +30,8 @@ final class Supervisor {
     var watch = WatchSettings()
     /// `--metrics`: where to serve Prometheus metrics.
     var metrics: ListenAddress?
+    /// What a forge that died left running, stopped before the formation starts.
+    var leftovers: (forgePID: Int32, found: [Leftover])?
     /// `--log-buffer`: recent lines kept per instance for `forge logs`.
     var logBufferLines = LogHistory.defaultLines
     /// A detached forge: say `READY pid` on stderr once up, then stderr goes to the log file.
@@ -83,6 +85,12 @@ final class Supervisor {
   var pollingSignals = false
   /// Control clients waiting for the formation.
   var waiters: [Waiter] = []
+  /// The descriptor limit forge was started with: its processes get this one back.
+  var startLimit = DescriptorLimit.current().soft
+  /// `.forge.state`: written when processes start or exit, removed at a clean exit.
+  var statePath: String?
+  var stateChanged = false
+  var startTimes: [Int32: UInt64] = [:]
   /// Requested changes whose completion is still to be told in the log.
   var pendingActions: [(FormationMachine) -> String?] = []
   /// Reloads asked for during a rollout (nil: by SIGHUP), applied once it ends.
@@ -224,16 +232,20 @@ final class Supervisor {
     } else {
       announce("not PID 1: reaping orphans of forge's processes as child subreaper")
     }
+    if options.control != nil { statePath = StateFile.path(forSocket: project.settings.socketPath) }
+    stopLeftovers()
     feed(.start(counts: project.counts))
     tell(now: Clock.now())
     while true {
       if case .finished(let status) = machine.phase {
         pump.finish()
+        if let statePath { Leftovers.remove(statePath) }
         control?.farewell(status: status)
         followers.closeAll()
         attachments.closeAll()
         return status
       }
+      if stateChanged { writeState() }  // before sleeping: a SIGKILL can come at any time
       let events: [Epoll.Event]
       do {
         events = try loop.wait(timeoutMilliseconds: timeout(now: Clock.now()))
