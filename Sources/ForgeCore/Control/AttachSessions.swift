@@ -47,7 +47,9 @@ final class AttachSessions {
     _ fd: FileDescriptor, to instance: FormationMachine.InstanceID, terminal: PipeStream, peerPID: Int32,
     rows: Int, columns: Int, first: [UInt8]
   ) {
-    if let old = byInstance[instance] { finish(old, with: .notice("taken over by pid \(peerPID)")) }
+    if let old = byInstance[instance] {
+      finish(old, with: .notice("taken over by pid \(peerPID)"), restoringSize: false)  // the new size follows
+    }
     let session = Session(fd: fd, token: nextToken, instance: instance, terminal: terminal, peerPID: peerPID)
     nextToken += 1
     sessions[session.token] = session
@@ -121,19 +123,19 @@ final class AttachSessions {
     setTerminalSize(session.terminal.fd, rows: rows, columns: columns)
   }
 
-  private func finish(_ session: Session, with frame: AttachFrame) {
+  private func finish(_ session: Session, with frame: AttachFrame, restoringSize: Bool = true) {
     session.outbound.append(frame.encoded)
     session.closing = true
-    release(session)
+    release(session, restoringSize: restoringSize)
     flush(session)
   }
 
   /// The terminal is no longer this caller's: forge's size again.
-  private func release(_ session: Session) {
+  private func release(_ session: Session, restoringSize: Bool = true) {
     guard byInstance[session.instance] === session else { return }
     byInstance[session.instance] = nil
     session.terminal.attached = false
-    if session.terminal.isOpen {
+    if session.terminal.isOpen && restoringSize {
       setTerminalSize(session.terminal.fd, rows: Self.defaultSize.rows, columns: Self.defaultSize.columns)
     }
   }

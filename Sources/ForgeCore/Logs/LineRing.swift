@@ -7,6 +7,8 @@ final class LineRing {
     let sequence: UInt64
     /// Wall-clock milliseconds since the epoch when it arrived.
     let millis: Int64
+    /// One of forge's own lines about the instance ("started with pid 42"), not its output.
+    let byForge: Bool
     fileprivate let start: Int
     fileprivate let length: Int
   }
@@ -32,7 +34,7 @@ final class LineRing {
 
   var count: Int { kept }
 
-  func append(_ line: UnsafeRawBufferPointer, sequence: UInt64, millis: Int64) {
+  func append(_ line: UnsafeRawBufferPointer, sequence: UInt64, millis: Int64, byForge: Bool = false) {
     let length = min(line.count, maximumBytes)
     while kept >= maximumLines || (kept > 0 && nextByte + length - firstByte > maximumBytes) {
       dropOldest()
@@ -44,7 +46,7 @@ final class LineRing {
       Memory.copy(base + offset, source, first)
       if first < length { Memory.copy(base, source + first, length - first) }
     }
-    let record = Record(sequence: sequence, millis: millis, start: nextByte, length: length)
+    let record = Record(sequence: sequence, millis: millis, byForge: byForge, start: nextByte, length: length)
     let index = (head + kept) % maximumLines
     if index == slots.count { slots.append(record) } else { slots[index] = record }
     kept += 1

@@ -22,9 +22,9 @@ final class LogHistory {
     return ring
   }
 
-  func record(_ line: UnsafeRawBufferPointer, in ring: LineRing) {
+  func record(_ line: UnsafeRawBufferPointer, in ring: LineRing, byForge: Bool = false) {
     sequence &+= 1
-    ring.append(line, sequence: sequence, millis: millis)
+    ring.append(line, sequence: sequence, millis: millis, byForge: byForge)
   }
 
   var names: [String] { rings.keys.sorted() }

@@ -294,7 +294,7 @@ final class OutputPump {
     writer.append(message: text, from: source)
     text.withUTF8 { bytes in
       let line = UnsafeRawBufferPointer(bytes)
-      history.record(line, in: history.ring(for: source.name))
+      history.record(line, in: history.ring(for: source.name), byForge: true)
       if let followers, followers.hasLineFollowers {
         followers.deliver(line, of: source.name, millis: history.millis)
       }

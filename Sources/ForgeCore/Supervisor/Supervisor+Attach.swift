@@ -20,8 +20,9 @@ extension Supervisor {
     }
     // The last screenful, the prompt it waits at included (a partial line), as a terminal shows it.
     var screen: [UInt8] = []
-    let lastLines = { (_: String, _: LineRing.Record, line: UnsafeRawBufferPointer) in
-      screen += Array(line) + [0x0D, 0x0A]
+    // The process's own output only: forge's lines about it are not on its terminal.
+    let lastLines = { (_: String, record: LineRing.Record, line: UnsafeRawBufferPointer) in
+      if !record.byForge { screen += Array(line) + [0x0D, 0x0A] }
     }
     pump.history.last(max(1, rows - 1), matching: { $0 == wanted }, render: lastLines)
     screen += terminal.assembler.peekRemainder()

@@ -2,8 +2,7 @@ import CGlibcLinux
 import Glibc
 
 /// The caller's terminal in raw mode for `forge attach`: every byte goes to the process
-/// (Ctrl-C included). `restore()` puts the saved modes back and shows the cursor; it is called
-/// on every way out.
+/// (Ctrl-C included). `restore()` puts the saved modes back; it is called on every way out.
 final class RawTerminal {
   private var saved = termios()
   private var active = false
@@ -22,7 +21,6 @@ final class RawTerminal {
     guard active else { return }
     active = false
     _ = tcsetattr(0, TCSANOW, &saved)
-    writeRaw(1, "\u{1B}[?25h")
   }
 
   deinit { restore() }
