@@ -41,4 +41,19 @@ extension Supervisor {
     }
     options.leftovers = nil
   }
+
+  /// Before starting: an instance's PORT that something already listens on is named once
+  /// (it still starts: an app may share a port with SO_REUSEPORT).
+  func warnAboutPortsInUse() {
+    let listening = listeningSockets()
+    guard !listening.isEmpty else { return }
+    for (index, name) in project.procfile.names.enumerated() where index < project.counts.count {
+      for number in stride(from: 1, through: project.counts[index], by: 1) {
+        let port = PortPlan.port(base: project.basePort, typeIndex: index, instance: number)
+        guard let inode = listening[port] else { continue }
+        let holder = socketHolder(inode: inode).map { "pid \($0.pid) (\($0.command))" } ?? "another process"
+        announce("port \(port) for \(name).\(number) is in use by \(holder); \(name).\(number) will likely fail")
+      }
+    }
+  }
 }

@@ -234,6 +234,7 @@ final class Supervisor {
     }
     if options.control != nil { statePath = StateFile.path(forSocket: project.settings.socketPath) }
     stopLeftovers()
+    warnAboutPortsInUse()
     feed(.start(counts: project.counts))
     tell(now: Clock.now())
     while true {

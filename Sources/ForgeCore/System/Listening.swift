@@ -19,6 +19,54 @@ func isListening(onPort port: Int) -> Bool {
   return false
 }
 
+/// Every listening TCP port (IPv4 and IPv6) with its socket's inode, from /proc/net.
+func listeningSockets() -> [Int: UInt64] {
+  var found: [Int: UInt64] = [:]
+  for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    guard let bytes = try? Files.read(table) else { continue }
+    for line in bytes.split(separator: 0x0A).dropFirst() {
+      let fields = line.split(separator: 0x20)
+      guard fields.count > 9, fields[3].elementsEqual("0A".utf8),
+        let colon = fields[1].lastIndex(of: UInt8(ascii: ":")),
+        let port = Int(String(decoding: fields[1][(colon + 1)...], as: UTF8.self), radix: 16),
+        let inode = UInt64(String(decoding: fields[9], as: UTF8.self))
+      else { continue }
+      found[port] = inode
+    }
+  }
+  return found
+}
+
+/// The process holding a socket (by inode), where /proc lets forge see it: (pid, command).
+func socketHolder(inode: UInt64) -> (pid: Int32, command: String)? {
+  guard let directory = opendir("/proc") else { return nil }
+  defer { closedir(directory) }
+  let wanted = "socket:[\(inode)]"
+  while let entry = readdir(directory) {
+    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+    guard let pid = Int32(name), let fds = opendir("/proc/\(pid)/fd") else { continue }
+    defer { closedir(fds) }
+    while let fd = readdir(fds) {
+      let number = withUnsafeBytes(of: fd.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      var target = [CChar](repeating: 0, count: 64)
+      let n = readlink("/proc/\(pid)/fd/\(number)", &target, target.count - 1)
+      guard n > 0, String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == wanted else {
+        continue
+      }
+      let command =
+        (try? Files.read("/proc/\(pid)/comm")).map {
+          String(decoding: $0.filter { $0 != 0x0A }, as: UTF8.self)
+        } ?? "?"
+      return (pid, command)
+    }
+  }
+  return nil
+}
+
 /// `GET http://127.0.0.1:PORT/PATH` with `timeoutMilliseconds` in all: the status code, or a
 /// reason ("connection refused", "timed out").
 func httpStatus(port: Int, path: String, timeoutMilliseconds: Int32) -> Result<Int, SystemError> {
