@@ -57,10 +57,8 @@ func socketHolder(inode: UInt64) -> (pid: Int32, command: String)? {
       guard n > 0, String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == wanted else {
         continue
       }
-      let command =
-        (try? Files.read("/proc/\(pid)/comm")).map {
-          String(decoding: $0.filter { $0 != 0x0A }, as: UTF8.self)
-        } ?? "?"
+      let comm = (try? Files.read("/proc/\(pid)/comm")) ?? Array("?".utf8)
+      let command = String(decoding: comm.filter { byte in byte != 0x0A }, as: UTF8.self)
       return (pid, command)
     }
   }
