@@ -81,8 +81,7 @@ private struct Running {
     let options = invocation.parsed.options
     if let procfilePath, !options.has("procfile") { settings.procfilePath = procfilePath }
     if let envPaths, !options.has("env") {
-      settings.envPaths = envPaths
-      settings.envPathsExplicit = true
+      settings.envPaths = envPaths  // a missing default .env stays fine, as it was at start
     }
     let current = Invocation(
       parsed: invocation.parsed, settings: settings, workingDirectory: invocation.workingDirectory)

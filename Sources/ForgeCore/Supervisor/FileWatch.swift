@@ -66,21 +66,26 @@ final class FileWatch {
       guard let directory = directories[event.watch], !event.name.isEmpty else { continue }
       let path = directory.isEmpty ? event.name : directory + "/" + event.name
       if event.isDirectory {
-        if !Self.skip(event.name) {
-          // A new directory: watch it and what it already holds.
-          for relative in listDirectories(under: join(path), skip: Self.skip) {
-            try? add(relative.isEmpty ? path : path + "/" + relative)
-          }
+        guard !Self.skip(event.name) else { continue }
+        // A new directory (made, or moved in): watch it and what it holds, and count the
+        // files already in it as changes: they may have been written before the watch was.
+        for relative in listDirectories(under: join(path), skip: Self.skip) {
+          try? add(relative.isEmpty ? path : path + "/" + relative)
         }
+        for file in listFiles(under: join(path), skip: Self.skip) { changed(path + "/" + file, now: now) }
         continue
       }
       if Self.skippedFiles.contains(event.name) { continue }
-      for (type, globs) in patterns where pending[type] == nil && globs.contains(where: { $0.matches(path) }) {
-        pending[type] = path
-        pendingOrder.append(type)
-      }
-      if !pending.isEmpty { dueAt = now &+ Self.debounce }
+      changed(path, now: now)
     }
+  }
+
+  private func changed(_ path: String, now: Deadline) {
+    for (type, globs) in patterns where pending[type] == nil && globs.contains(where: { $0.matches(path) }) {
+      pending[type] = path
+      pendingOrder.append(type)
+    }
+    if !pending.isEmpty { dueAt = now &+ Self.debounce }
   }
 
   /// The types to restart now, with the file that changed; `busy` types keep waiting

@@ -27,6 +27,7 @@ extension FormationMachine {
     instances[id]?.startedAt = now
     setState(id, .running(pid: pid))
     instances[id]?.release = rules.release
+    if haltedReplacement == id { haltedReplacement = nil }
     announce(id, "started with pid \(pid)")
     event("started", id, [("pid", String(pid), true)])
     if rollout != nil && rollingCurrent == id {
@@ -87,6 +88,12 @@ extension FormationMachine {
     guard var instance = instances[id] else { return }
     let policy = rules.restart
     let type = rules.types[id.typeIndex]
+    let replacing = (rollout != nil && rollingCurrent == id) || haltedReplacement == id
+    if replacing && instance.release == rules.release && type.restart == .never {
+      // A replacement of a reload that fails halts the rollout (see advanceRollingRestart);
+      // it does not end the formation, whose other instances run the previous release.
+      return
+    }
     let restarts: Bool
     switch type.restart {
     case .never: restarts = false

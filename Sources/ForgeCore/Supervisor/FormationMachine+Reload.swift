@@ -62,6 +62,7 @@ extension FormationMachine {
     announce(nil, "reload halted: " + ([reason] + left).joined(separator: "; "))
     event("halted", current, [("reason", reason, false)])
     lastRollout = .halted(release: rules.release, reason: reason)
+    haltedReplacement = current
     rollout = nil
     rollingQueue = []
     rollingCurrent = nil

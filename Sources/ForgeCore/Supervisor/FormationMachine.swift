@@ -171,6 +171,8 @@ struct FormationMachine {
   /// The reload being rolled out, if any; `lastRollout` says how the last one ended.
   var rollout: Rollout?
   var lastRollout: RolloutResult?
+  /// The replacement that halted the last rollout: its failure does not end the formation.
+  var haltedReplacement: InstanceID?
   /// While stopping: the stage being stopped (dependents first), and the last one.
   var stopStage = 0
   var lastStopStage = 0

@@ -70,7 +70,11 @@ extension Supervisor {
         var reasons: [String] = []
         if old.command != new.command { reasons.append("command") }
         if environmentChanged { reasons.append("environment") }
-        if position(index) != newProject.procfile.index(of: name) { reasons.append("position") }
+        if position(index) != newProject.procfile.index(of: name) {
+          reasons.append("position")
+        } else if project.basePort != newProject.basePort {
+          reasons.append("port")
+        }
         let was = machine.rules.types[index]
         let now = rules.types[index]
         if was.teardown.stopSignal != now.teardown.stopSignal || was.restart != now.restart

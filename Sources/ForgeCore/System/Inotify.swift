@@ -76,3 +76,14 @@ func listDirectories(under root: String, skip: (String) -> Bool) -> [String] {
   }
   return found
 }
+
+/// Every regular file under `root` (relative paths), not descending into those `skip` names.
+func listFiles(under root: String, skip: (String) -> Bool) -> [String] {
+  var found: [String] = []
+  for directory in listDirectories(under: root, skip: skip) {
+    let path = directory.isEmpty ? root : root + "/" + directory
+    guard let names = Files.regularFiles(in: path) else { continue }
+    for name in names { found.append(directory.isEmpty ? name : directory + "/" + name) }
+  }
+  return found
+}
