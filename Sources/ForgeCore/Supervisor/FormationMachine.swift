@@ -229,7 +229,9 @@ struct FormationMachine {
   private mutating func reconcile(now: Deadline) {
     // The formation-wide steps can touch instances again (the next type of a rolling restart,
     // the end of the formation): round again until nothing is left to do.
+    var before: Phase
     repeat {
+      before = phase
       var index = 0
       while index < dirty.count {
         reconcile(dirty[index], now: now)
@@ -238,7 +240,7 @@ struct FormationMachine {
       dirty.removeAll(keepingCapacity: true)
       advanceRollingRestart()
       advancePhase(now: now)
-    } while !dirty.isEmpty
+    } while !dirty.isEmpty || phase != before
     if leaderless.isEmpty {
       recheckAt = nil  // nothing to look at: its timer entry is stale from now on
     } else if recheckAt == nil {

@@ -334,7 +334,10 @@ final class Supervisor {
   }
 
   private func handle(_ received: [Int32]) {
-    for signal in received {
+    // Exits first: a process that is already dead must not be killed (and counted) by a stop
+    // read in the same batch.
+    if received.contains(SIGCHLD) { reapChildren() }
+    for signal in received where signal != SIGCHLD {
       switch signal {
       case SIGCHLD: reapChildren()
       case SIGINT, SIGTERM, SIGQUIT: feed(.stop(reason: Signal.name(signal), escalates: true))
@@ -345,17 +348,16 @@ final class Supervisor {
   }
 
   func reapChildren() {
-    var exits: [(pid: Int32, status: WaitStatus)] = []
-    let none = reapExitedChildren { pid, status in exits.append((pid, status)) }
-    // "No children" is true now, before these exits are handled: handling them may spawn.
-    if none { feed(.childrenGone) }
-    for exit in exits {
-      if probes.owns(exit.pid) {
-        if let result = probes.finished(exit.pid, status: exit.status) { feed(result) }
+    // Each exit is handled before the next waitpid: handling it may spawn, and the kernel may
+    // give the new process a pid reaped in this very batch. ECHILD at the end is then true.
+    let none = reapExitedChildren { pid, status in
+      if probes.owns(pid) {
+        if let result = probes.finished(pid, status: status) { feed(result) }
       } else {
-        feed(.reaped(pid: exit.pid, status: exit.status))
+        feed(.reaped(pid: pid, status: status))
       }
     }
+    if none { feed(.childrenGone) }
   }
 
   /// epoll_wait failed (it cannot, short of a bug): without a loop nothing can be supervised,
