@@ -205,7 +205,10 @@ final class ControlTests: ForgeControlTestCase {
     XCTAssertEqual(lines.count, 3, text)
     XCTAssertEqual(
       lines.first?.split(separator: " ", omittingEmptySubsequences: true),
-      ["INSTANCE", "PID", "STATE", "READY", "HEALTH", "CPU%", "RSS", "UPTIME", "RESTARTS", "PORT", "NEXT", "RETRY", "STATUS"],
+      [
+        "INSTANCE", "PID", "STATE", "READY", "HEALTH", "CPU%", "RSS", "UPTIME", "RESTARTS", "PORT", "NEXT", "RETRY",
+        "STATUS",
+      ],
       text)
     XCTAssertTrue(
       lines.contains { $0.hasPrefix("web.1 ") && $0.contains(" \(webPid) ") && $0.contains("running") }, text)
