@@ -40,10 +40,12 @@ final class ExportComposeTests: ExportTestCase {
       XCTAssertEqual(dig(service, "env_file") as? [String], ["example.env"], type)
       XCTAssertEqual(dig(service, "environment") as? [String: String], ["FORGE_TIMEOUT": "1.5"], type)
       XCTAssertEqual(dig(service, "deploy", "replicas") as? Int, replicas, type)
-      XCTAssertEqual(dig(service, "stop_grace_period") as? String, "1.5s", type)
+      XCTAssertEqual(dig(service, "stop_grace_period") as? String, "6.5s", "\(type): -t 1.5 and the 5 s margin")
       XCTAssertEqual(dig(service, "restart") as? String, restart, type)
       XCTAssertNil(dig(service, "profiles"), type)
       XCTAssertEqual(dig(service, "expose") as? [String], type == "web" ? ["5000"] : nil, type)
+      // web.1 and web.2 listen on 5000 and 5001 under forge: the same host ports here.
+      XCTAssertEqual(dig(service, "ports") as? [String], type == "web" ? ["127.0.0.1:5000-5001:5000"] : nil, type)
       XCTAssertNil(dig(service, "healthcheck"), type)
       XCTAssertNil(dig(service, "depends_on"), type)
     }

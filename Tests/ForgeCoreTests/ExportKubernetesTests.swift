@@ -26,14 +26,14 @@ final class ExportKubernetesTests: ExportTestCase {
     XCTAssertEqual(
       files.map(\.path),
       [
-        "example-env.secret.yaml", "example-web.deployment.yaml", "example-web.service.yaml",
-        "example-worker.deployment.yaml", "example-clock.deployment.yaml", "example-clock.service.yaml",
-        "example-release.job.yaml",
+        "example-env.configmap.yaml", "example-env.secret.yaml", "example-web.deployment.yaml",
+        "example-web.service.yaml", "example-worker.deployment.yaml", "example-clock.deployment.yaml",
+        "example-clock.service.yaml", "example-release.job.yaml",
       ])
     let documents = try YAMLReader.load(files.map(\.text))
     XCTAssertEqual(
       documents.map { dig($0, "kind") as? String },
-      ["Secret", "Deployment", "Service", "Deployment", "Deployment", "Service", "Job"])
+      ["ConfigMap", "Secret", "Deployment", "Service", "Deployment", "Deployment", "Service", "Job"])
   }
 
   func testKubernetesDeploymentPerTypeAndInstanceCount() throws {
@@ -48,14 +48,17 @@ final class ExportKubernetesTests: ExportTestCase {
       XCTAssertEqual(dig(object, "spec", "selector", "matchLabels") as? [String: String], labels)
       XCTAssertEqual(dig(object, "spec", "template", "metadata", "labels") as? [String: String], labels)
       let pod = dig(object, "spec", "template", "spec")
-      XCTAssertEqual(dig(pod, "terminationGracePeriodSeconds") as? Int, 3)
+      // -t 2.5 and the 5 s margin, rounded up: forge's own stop always finishes first.
+      XCTAssertEqual(dig(pod, "terminationGracePeriodSeconds") as? Int, 8)
       XCTAssertNil(dig(pod, "restartPolicy"), "a Deployment's pods always restart")
       let container = dig(pod, "containers", 0)
       XCTAssertEqual(dig(container, "image") as? String, "registry.example/app:1.0")
       // The base port: forge in the container adds the type's offset, as on the host.
       XCTAssertEqual(
         dig(container, "command") as? [String], ["forge", "start", type, "-m", "\(type)=1", "-p", "8000"])
-      XCTAssertEqual(dig(container, "envFrom", 0, "secretRef", "name") as? String, "example-env")
+      XCTAssertEqual(dig(container, "envFrom", 0, "configMapRef", "name") as? String, "example-env")
+      XCTAssertEqual(dig(container, "envFrom", 1, "secretRef", "name") as? String, "example-env")
+      XCTAssertEqual((dig(container, "envFrom") as? [Any])?.count, 2)
       XCTAssertEqual(dig(container, "env") as? [[String: String]], [["name": "FORGE_TIMEOUT", "value": "2.5"]])
       XCTAssertEqual(
         dig(container, "ports", 0, "containerPort") as? Int, exposed ? 8000 + 100 * index : nil, type)
@@ -75,16 +78,33 @@ final class ExportKubernetesTests: ExportTestCase {
     XCTAssertEqual(dig(object, "spec", "ports", 0, "targetPort") as? Int, plan.basePort + 100)
   }
 
-  func testKubernetesSecretHoldsTheEnvFilesAndNothingElseDoes() throws {
-    let (plan, files) = try kubernetes(env: trickyEnv)
+  /// Secret keys (named by --redact) go to the Secret, the rest to the ConfigMap; no other
+  /// object holds a value, and both files holding values are mode 0600.
+  func testKubernetesSecretHoldsTheSecretKeysAndTheConfigMapTheRest() throws {
+    let (plan, files) = try kubernetes(env: trickyEnv + "API_TOKEN=tok-0123456789\nDB_PASSWORD='pa ss\"word'\n")
+    XCTAssertEqual(plan.secrets.map(\.key), ["API_TOKEN", "DB_PASSWORD"])
     let secret = try object(files, "example-env.secret.yaml")
     XCTAssertEqual(dig(secret, "type") as? String, "Opaque")
-    XCTAssertEqual(dig(secret, "stringData") as? [String: String], dictionary(plan.environment))
-    for file in files where file.path != "example-env.secret.yaml" {
-      XCTAssertFalse(file.text.contains("postgres://"), "\(file.path) holds a secret value")
+    XCTAssertEqual(dig(secret, "metadata", "name") as? String, "example-env")
+    XCTAssertEqual(
+      dig(secret, "stringData") as? [String: String], ["API_TOKEN": "tok-0123456789", "DB_PASSWORD": "pa ss\"word"])
+    let configMap = try object(files, "example-env.configmap.yaml")
+    XCTAssertEqual(dig(configMap, "apiVersion") as? String, "v1")
+    XCTAssertEqual(dig(configMap, "metadata", "name") as? String, "example-env")
+    XCTAssertEqual(dig(configMap, "data") as? [String: String], dictionary(plan.configuration))
+    XCTAssertEqual(dictionary(plan.configuration)["DATABASE_URL"], "postgres://app:secret@db/app")
+    for file in files {
+      let holdsValues = file.path.hasPrefix("example-env.")
+      XCTAssertEqual(file.mode, holdsValues ? 0o600 : 0o644, file.path)
+      if file.path != "example-env.secret.yaml" {
+        XCTAssertFalse(file.text.contains("tok-0123456789"), "\(file.path) holds a secret value")
+      }
+      if !holdsValues { XCTAssertFalse(file.text.contains("postgres://"), "\(file.path) holds a value") }
     }
+    // Both objects are there when empty: envFrom names them, and the set of objects stays put.
     let empty = try kubernetes(env: nil).1
     XCTAssertEqual(dig(try object(empty, "example-env.secret.yaml"), "stringData") as? [String: String], [:])
+    XCTAssertEqual(dig(try object(empty, "example-env.configmap.yaml"), "data") as? [String: String], [:])
   }
 
   func testKubernetesReleaseTypeIsAJob() throws {

@@ -54,7 +54,7 @@ final class ExportSystemdTests: ExportTestCase {
       XCTAssertEqual(unit.value("Service", "EnvironmentFile"), "/etc/systemd/system/example.env", type)
       XCTAssertEqual(unit.values("Service", "Environment"), ["PS=\(type).%i", "DYNO=\(type).%i"], type)
       XCTAssertEqual(unit.value("Service", "KillMode"), "mixed", type)
-      XCTAssertEqual(unit.value("Service", "TimeoutStopSec"), "7.5", type)
+      XCTAssertEqual(unit.value("Service", "TimeoutStopSec"), "12.5", "\(type): -t 7.5 and the 5 s margin")
       XCTAssertEqual(unit.values("Service", "TimeoutStartSec"), [], type)
       XCTAssertEqual(unit.value("Service", "Restart"), restart, type)
       XCTAssertEqual(unit.value("Service", "RestartSec"), "1", type)
@@ -72,8 +72,8 @@ final class ExportSystemdTests: ExportTestCase {
     XCTAssertEqual(unit.values("Service", "User"), [])
     XCTAssertEqual(unit.value("Service", "Restart"), "no")
     XCTAssertEqual(unit.values("Service", "RestartSec"), [])
-    // 0 would mean "no timeout" to systemd; forge's 0 means "kill at once".
-    XCTAssertEqual(unit.value("Service", "TimeoutStopSec"), "0.001")
+    // -t 0 and the margin: never 0, which would mean "no timeout" to systemd.
+    XCTAssertEqual(unit.value("Service", "TimeoutStopSec"), "5")
   }
 
   func testSystemdDropInSetsEachInstancesPortByThePortRule() throws {

@@ -6,17 +6,33 @@ import XCTest
 // Readers for what `forge export` writes, written from each consumer's documented rules, so the
 // tests check the files the way systemd, Kubernetes and Compose will read them.
 
-/// Builds a project in memory: the Procfile and `.env` of an app rooted at `root`.
+/// The secrets directory of `exportProject(secrets:)`.
+let exportSecretsDirectory = "/run/secrets/example"
+
+/// Builds a project in memory: the Procfile and `.env` of an app rooted at `root`; `secrets`
+/// are the files of a secrets directory (`--secrets`, `exportSecretsDirectory`), `files` other
+/// files by absolute path (`X_FILE` references), `environment` forge's own environment.
 func exportProject(
-  procfile: String, env: String? = nil, options: [(String, String)] = [], root: String = "/srv/app"
+  procfile: String, env: String? = nil, options: [(String, String)] = [], root: String = "/srv/app",
+  secrets: [String: String]? = nil, files: [String: String] = [:], environment: [(key: String, value: String)] = []
 ) throws -> Project {
   var values = OptionValues()
   values.add("root", root)
+  if secrets != nil { values.add("secrets", exportSecretsDirectory) }
   for (name, value) in options { values.add(name, value) }
-  let settings = try Settings.resolve(options: values, environment: [], workingDirectory: root)
-  return try Project.load(settings) { path in
+  let settings = try Settings.resolve(options: values, environment: environment, workingDirectory: root)
+  let list = { (directory: String) -> [String]? in
+    directory == exportSecretsDirectory ? secrets.map { $0.keys.sorted() } : nil
+  }
+  return try Project.load(settings, list: list) { path in
     if path == Path.join(root, "Procfile") { return .ok(bytes(procfile)) }
     if path == ".env", let env { return .ok(bytes(env)) }
+    if path.hasPrefix(exportSecretsDirectory + "/"),
+      let value = secrets?[String(path.dropFirst(exportSecretsDirectory.count + 1))]
+    {
+      return .ok(bytes(value))
+    }
+    if let text = files[path] { return .ok(bytes(text)) }
     return .missing
   }
 }

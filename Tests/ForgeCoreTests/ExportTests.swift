@@ -229,23 +229,29 @@ enum GoldenScenario {
       restart: "on-failure,clock=always", probes: [], directory: directory)
   }
 
-  static func probes(_ format: ExportFormat, directory: String = "/etc/systemd/system") throws -> [ExportFile] {
+  /// With a secrets directory (`DB_PASSWORD`): systemd loads it as a credential, through forge
+  /// (`forge`: the binary the units name; systemd-analyze wants it to exist).
+  static func probes(
+    _ format: ExportFormat, directory: String = "/etc/systemd/system",
+    forge: String = ExportPlan.defaultForgeExecutable
+  ) throws -> [ExportFile] {
     try files(
       format, procfile: ExportTests.probeGoldens.appendingPathComponent("Procfile"), restart: "on-failure",
       probes: [
         ("ready", "db=notify,web=http:/health,worker=log:ready to work"), ("health", "web=port"),
         ("health", "worker=exec:test -f /tmp/worker-alive"), ("after", "web=db,web=migrate:done,worker=web"),
         ("ready-timeout", "30"), ("health-interval", "5"),
-      ], directory: directory)
+      ], directory: directory, secrets: ["DB_PASSWORD": "correct horse battery staple\n"], forge: forge)
   }
 
   private static func files(
-    _ format: ExportFormat, procfile: URL, restart: String, probes: [(String, String)], directory: String
+    _ format: ExportFormat, procfile: URL, restart: String, probes: [(String, String)], directory: String,
+    secrets: [String: String]? = nil, forge: String = ExportPlan.defaultForgeExecutable
   ) throws -> [ExportFile] {
     let env = try String(contentsOf: ExportTests.goldens.appendingPathComponent("example.env"), encoding: .utf8)
     let project = try exportProject(
       procfile: try String(contentsOf: procfile, encoding: .utf8), env: env,
-      options: [("formation", "all=1,web=2"), ("timeout", "7.5")])
+      options: [("formation", "all=1,web=2"), ("timeout", "7.5")], secrets: secrets)
     var policy = RestartPolicy()
     try policy.apply(restart, source: "--restart")
     var options = OptionValues()
@@ -253,7 +259,8 @@ enum GoldenScenario {
     let plan = try ExportPlan(
       project: project, app: "example", directory: directory, user: format == .systemd ? "app" : "1000",
       image: "registry.example/example:1.0", restart: policy, expose: ["web"], exposeSource: nil,
-      probes: try ExportCommand.probes(options, Variables(environment: []) { _ in true }, project))
+      probes: try ExportCommand.probes(options, Variables(environment: []) { _ in true }, project),
+      forgeExecutable: forge)
     return try format.files(plan)
   }
 }

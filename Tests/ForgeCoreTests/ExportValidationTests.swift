@@ -11,13 +11,43 @@ import XCTest
 final class ExportValidationTests: ExportTestCase {
   private typealias Scenario = (name: String, files: (ExportFormat, String) throws -> [ExportFile])
 
-  /// The golden scenarios, and the tricky env with probes whose commands hold `$`, `%` and quotes.
+  /// The golden scenarios, the tricky env with probes whose commands hold `$`, `%` and quotes,
+  /// and secrets of every kind (a directory, a file reference, a name) with values as tricky.
   private var scenarios: [Scenario] {
-    [
-      ("Procfile.example", { try GoldenScenario.plain($0, directory: $1) }),
-      ("readiness goldens", { try GoldenScenario.probes($0, directory: $1) }),
-      ("tricky", { format, directory in try format.files(try self.trickyPlan(directory: directory)) }),
-    ]
+    get throws {
+      let forge = try stubForge()
+      return [
+        ("Procfile.example", { try GoldenScenario.plain($0, directory: $1) }),
+        ("readiness goldens", { try GoldenScenario.probes($0, directory: $1, forge: forge) }),
+        ("tricky", { format, directory in try format.files(try self.trickyPlan(directory: directory)) }),
+        (
+          "secrets",
+          { format, directory in try format.files(try self.secretsPlan(directory: directory, forge: forge)) }
+        ),
+      ]
+    }
+  }
+
+  /// An executable standing in for forge in units that start through it: systemd-analyze
+  /// checks that ExecStart's program exists. Its path has a space and a `%` to quote.
+  private func stubForge() throws -> String {
+    let path = try temporaryDirectory() + "/bin dir 100%/forge"
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try Data("#!/bin/sh\nexit 0\n".utf8).write(to: URL(fileURLWithPath: path))
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+    return path
+  }
+
+  private func secretsPlan(directory: String, forge: String) throws -> ExportPlan {
+    let project = try exportProject(
+      procfile: procfile, env: trickyEnv + "API_TOKEN='tok \"$x\" 100%'\nSIGNING_KEY_FILE=/etc/app/signing.key\n",
+      options: [("formation", "web=2,worker=1,clock=1"), ("file-refs", "")],
+      secrets: ["DB_PASSWORD": "pw with 'quotes' \"and\" $dollars\n", "SESSION_SECRET": "multi\nline\\"],
+      files: ["/etc/app/signing.key": "key-0123456789"])
+    var plan = try exportPlan(project, directory: directory)
+    plan.forgeExecutable = forge
+    return plan
   }
 
   private func trickyPlan(directory: String) throws -> ExportPlan {
@@ -39,7 +69,7 @@ final class ExportValidationTests: ExportTestCase {
     let refused = try XCTUnwrap(try verify(analyze, ["bad@1.service"], in: bad))
     XCTAssertNotEqual(refused.status, 0, "systemd-analyze accepted a bad unit: \(refused.output)")
 
-    for scenario in scenarios {
+    for scenario in try scenarios {
       let directory = try temporaryDirectory()
       let files = try scenario.files(.systemd, directory)
       for file in files { try write(file, in: directory) }
@@ -70,7 +100,7 @@ final class ExportValidationTests: ExportTestCase {
     let refused = try XCTUnwrap(try runTool(validate + ["--strict", bad + "/bad.yaml"]))
     XCTAssertNotEqual(refused.status, 0, "kubernetes-validate accepted a bad manifest: \(refused.output)")
 
-    for scenario in scenarios {
+    for scenario in try scenarios {
       let files = try scenario.files(.kubernetes, "/k8s")
       let directory = try written(files)
       let result = try XCTUnwrap(try runTool(validate + ["--strict"] + files.map { directory + "/" + $0.path }))
@@ -89,7 +119,7 @@ final class ExportValidationTests: ExportTestCase {
     let refused = try XCTUnwrap(try runTool(compose + ["-f", bad + "/compose.yaml", "config", "--quiet"]))
     XCTAssertNotEqual(refused.status, 0, "docker-compose accepted a bad file: \(refused.output)")
 
-    for scenario in scenarios {
+    for scenario in try scenarios {
       let directory = try written(try scenario.files(.compose, "/compose"))
       for profile in [[], ["--profile", "release"]] {
         let output = directory + "/normalized.json"
@@ -142,5 +172,31 @@ final class ExportValidationTests: ExportTestCase {
       let environment = try XCTUnwrap(dig(services, service, "environment") as? [String: String?], service)
       for (key, value) in plan.environment { XCTAssertEqual(environment[key], value, "\(service) \(key)") }
     }
+  }
+
+  /// Compose reads both env files, the secrets one last: every service gets every variable, the
+  /// secrets' values as they were; the first exposed type's port is published on 127.0.0.1.
+  func testDockerComposeReadsTheSecretsEnvFileAndThePublishedPort() throws {
+    let compose = try Validator.dockerCompose()
+    let plan = try secretsPlan(directory: "/compose", forge: ExportPlan.defaultForgeExecutable)
+    XCTAssertEqual(plan.secrets.map(\.key), ["API_TOKEN", "DB_PASSWORD", "SESSION_SECRET", "SIGNING_KEY"])
+    let directory = try written(try ExportFormat.compose.files(plan))
+    let output = directory + "/normalized.json"
+    let result = try XCTUnwrap(
+      try runTool(compose + ["-f", directory + "/compose.yaml", "config", "--format", "json", "-o", output]))
+    XCTAssertEqual(result.status, 0, result.output)
+    let json = try String(contentsOf: URL(fileURLWithPath: output), encoding: .utf8)
+    let model = try JSONSerialization.jsonObject(with: Data(json.replacingOccurrences(of: "$$", with: "$").utf8))
+    for service in ["web", "worker", "clock"] {
+      let environment = try XCTUnwrap(dig(model, "services", service, "environment") as? [String: String?], service)
+      for (key, value) in plan.environment { XCTAssertEqual(environment[key], value, "\(service) \(key)") }
+    }
+    let ports = try XCTUnwrap(dig(model, "services", "web", "ports") as? [[String: Any]])
+    XCTAssertEqual(ports.count, 1, "\(ports)")
+    XCTAssertEqual(dig(ports, 0, "host_ip") as? String, "127.0.0.1")
+    // The env file's PORT=6000 is the base port: web.1 and web.2 listen on 6000 and 6001.
+    XCTAssertEqual(dig(ports, 0, "published") as? String, "6000-6001")
+    XCTAssertEqual(dig(ports, 0, "target") as? Int, 6000)
+    XCTAssertNil(dig(model, "services", "worker", "ports"))
   }
 }

@@ -4,11 +4,18 @@ import Glibc
 /// `forge export FORMAT DIR`: writes the formation as systemd units, Kubernetes manifests or a
 /// Compose file. Generation is pure (see Export/); this file reads the options and does the
 /// writing: every file, then the deletion of what the last export wrote and this one does not.
+///
+/// An export never overwrites or deletes a file it did not write: DIR/.forge-export lists the
+/// files the last export wrote, and a file of the new export that is already there without
+/// being listed (a hand-written compose.yaml) stops it before anything is written, with exit
+/// status 1, unless `--force` (`FORGE_FORCE`). Deletion only ever concerns listed files.
 enum ExportCommand {
+  static let force = OptionSpec("force", "overwrite files in DIR that forge export did not write")
+
   static let specs =
     Options.common + [
       Options.formation, Options.concurrency, Options.port, Options.timeout, Options.app, Options.user,
-      Options.image, Options.expose, Options.restart,
+      Options.image, Options.expose, Options.restart, force,
     ] + Options.readiness + Options.secretHandling
 
   static func run(_ arguments: [String]) throws -> Int32 {
@@ -25,10 +32,55 @@ enum ExportCommand {
     let display = positionals[1]
     let directory = Path.absolute(display, from: invocation.workingDirectory)
 
-    let project = try invocation.loadProject()
-    let files = try format.files(try plan(invocation, project, directory: directory))
-    try write(files, format: format, directory: directory, display: display)
+    let project = try loadProject(invocation)
+    let plan = try plan(invocation, project, directory: directory)
+    let files = try format.files(plan)
+    let previous = try manifest(in: directory)
+    let overwritten = unlisted(files, previous: previous, directory: directory)
+    let force = try Settings.flag("force", invocation.parsed.options, invocation.settings.variables) ?? false
+    if !overwritten.isEmpty && !force {
+      let names = overwritten.map { Path.join(display, $0) }
+      let (them, exist) = names.count == 1 ? ("it", "exists") : ("them", "exist")
+      throw Exit(
+        ExitCode.failure,
+        "forge: \(names.joined(separator: ", ")) \(exist) and forge export did not write \(them); nothing written"
+          + " (move \(them) away, or use --force to overwrite \(them))")
+    }
+    for warning in ExportWarnings.all(plan, format: format) { writeRaw(2, "forge: warning: \(warning)\n") }
+    try write(files, format: format, directory: directory, display: display, previous: previous)
     return ExitCode.success
+  }
+
+  /// The project as `Invocation.loadProject` reads it, and its warnings but one: an env file
+  /// key that forge's own environment overrides is exported with the file's value anyway.
+  static func loadProject(_ invocation: Invocation) throws -> Project {
+    let project = try Project.load(invocation.settings, list: Files.regularFiles(in:)) { invocation.readFile($0) }
+    let shadowed = Set(project.shadowed.map { Project.shadowWarning(key: $0.key, path: $0.path) })
+    for warning in project.warnings where !shadowed.contains(warning) {
+      writeRaw(2, "forge: warning: \(warning)\n")
+    }
+    return project
+  }
+
+  /// The paths the last export to `directory` wrote (none without a manifest).
+  static func manifest(in directory: String) throws -> [String] {
+    do {
+      return ExportManifest.parse(
+        String(decoding: try Files.read(Path.join(directory, ExportManifest.name)), as: UTF8.self))
+    } catch {
+      if error.errno == ENOENT || error.errno == ENOTDIR { return [] }
+      throw error
+    }
+  }
+
+  /// The files of the export already in `directory` (anything there: a file, a link, a
+  /// directory) that the last export did not write.
+  static func unlisted(_ files: [ExportFile], previous: [String], directory: String) -> [String] {
+    let listed = Set(previous)
+    return files.map(\.path).filter { path in
+      var info = stat()
+      return !listed.contains(path) && lstat(Path.join(directory, path), &info) == 0
+    }
   }
 
   /// The options, each also from its FORGE_ variable, resolved into a plan.
@@ -48,7 +100,8 @@ enum ExportCommand {
       restart: try StartCommand.restartPolicy(options, environment),
       expose: expose.map { $0.value.split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty } }
         ?? ["web"],
-      exposeSource: expose?.source, probes: try probes(options, environment, project))
+      exposeSource: expose?.source, probes: try probes(options, environment, project),
+      forgeExecutable: Files.currentExecutable())
   }
 
   /// `--ready`, `--health`, their timings and `--after`, read and checked as `forge start` does.
@@ -64,18 +117,18 @@ enum ExportCommand {
       readyTimeoutSeconds: options.readyTimeoutSeconds, healthIntervalSeconds: options.healthIntervalSeconds)
   }
 
-  static func write(_ files: [ExportFile], format: ExportFormat, directory: String, display: String) throws {
+  static func write(
+    _ files: [ExportFile], format: ExportFormat, directory: String, display: String, previous: [String]
+  ) throws {
     try Files.makeDirectory(directory)
     let manifest = Path.join(directory, ExportManifest.name)
-    var previous: [String] = []
-    do {
-      previous = ExportManifest.parse(String(decoding: try Files.read(manifest), as: UTF8.self))
-    } catch {
-      if error.errno != ENOENT { throw error }
-    }
     for file in files {
       let path = Path.join(directory, file.path)
       try Files.makeDirectory(Path.directory(of: path))
+      // A symbolic link is replaced, never written through: values must not land elsewhere.
+      var info = stat()
+      if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK { _ = unlink(path) }
+      // An existing file is truncated and set to the mode before the values are written.
       try Files.write(path, Array(file.text.utf8), mode: mode_t(file.mode))
       writeRaw(1, "wrote \(Path.join(display, file.path))\n")
     }

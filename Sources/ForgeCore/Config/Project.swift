@@ -14,8 +14,18 @@ struct Project {
   let basePort: Int
   /// Keys whose values are secret (from files, or by name), and the values to redact.
   var secretKeys: Set<String> = []
-  /// What forge should say once: secret files skipped, secrets too short to redact.
+  /// What forge should say once: secret files skipped, secrets too short to redact, env file
+  /// keys that forge's own environment overrides.
   var warnings: [String] = []
+  /// Env file keys whose value forge's own environment overrides (without `--env-override`),
+  /// with the file that defined them last; each is one of `warnings` (`shadowWarning`).
+  var shadowed: [(key: String, path: String)] = []
+  /// Keys of `fileEnvironment` whose value took text from forge's own environment (a `$VAR`
+  /// the env files do not define): what `forge export` would carry from this machine's shell.
+  var expandedFromEnvironment: Set<String> = []
+  /// Secret keys whose value was read from a file (the secrets directory, an `X_FILE`
+  /// reference), and that file's path as given.
+  var secretFiles: [String: String] = [:]
   /// A short hash of the Procfile and the resolved environment: the release the formation runs.
   let releaseID: String
   /// A hash of the Procfile and the env files alone: what tells `forge run` whether the files
@@ -46,6 +56,9 @@ struct Project {
       throw ConfigError(path: settings.procfilePath, line: 0, message: reason)
     }
     var files: [(key: String, value: String)] = []
+    // The same files read without forge's environment: a value that differs took text from it.
+    var alone: [(key: String, value: String)] = []
+    var definedIn: [String: String] = [:]
     for path in settings.envPaths {
       switch read(path) {
       case .ok(let bytes):
@@ -53,6 +66,9 @@ struct Project {
           files.last { $0.key == key }?.value ?? settings.environment.last { $0.key == key }?.value
         }
         files.append(contentsOf: defined)
+        let withoutEnvironment = try DotEnv.parse(bytes, path: path) { key in alone.last { $0.key == key }?.value }
+        alone.append(contentsOf: withoutEnvironment)
+        for (key, _) in defined { definedIn[key] = path }
       case .missing:
         if settings.envPathsExplicit { throw ConfigError(path: path, line: 0, message: "no such file") }
       case .failed(let reason):
@@ -61,6 +77,21 @@ struct Project {
     }
     var warnings: [String] = []
     var secretKeys: Set<String> = []
+    var secretFiles: [String: String] = [:]
+    let fileValues = merge(process: [], files: files, filesWin: true)
+    var aloneValues: [String: String] = [:]
+    for (key, value) in alone { aloneValues[key] = value }
+    var expanded = Set(fileValues.filter { aloneValues[$0.key] != $0.value }.map(\.key))
+    var shadowed: [(key: String, path: String)] = []
+    if !settings.envOverride {
+      for (key, value) in fileValues {
+        guard let path = definedIn[key], let own = settings.environment.last(where: { $0.key == key })?.value,
+          own != value
+        else { continue }
+        shadowed.append((key, path))
+        warnings.append(shadowWarning(key: key, path: path))
+      }
+    }
     // Secret files take part as env-file values: the platform's environment still wins.
     if let directory = settings.secrets.directory {
       guard let names = list(directory) else {
@@ -77,6 +108,8 @@ struct Project {
         }
         files.append((name, try SecretSettings.value(of: bytes, path: path)))
         secretKeys.insert(name)
+        secretFiles[name] = path
+        expanded.remove(name)
       }
     }
     var environment = merge(process: settings.environment, files: files, filesWin: settings.envOverride)
@@ -100,6 +133,7 @@ struct Project {
         }
         removed.insert(key)
         secretKeys.insert(target)
+        secretFiles[target] = path
       }
       environment = merge(
         process: [], files: environment.filter { !removed.contains($0.key) } + resolved, filesWin: true)
@@ -127,7 +161,15 @@ struct Project {
       releaseID: release(procfileText: text, environment: environment))
     project.secretKeys = secretKeys
     project.warnings = warnings
+    project.shadowed = shadowed
+    project.expandedFromEnvironment = expanded
+    project.secretFiles = secretFiles
     return project
+  }
+
+  /// The warning for an env file key that forge's own environment overrides.
+  static func shadowWarning(key: String, path: String) -> String {
+    "\(key) from \(path) is overridden by the environment (use --env-override to let the file win)"
   }
 
   /// The values to keep out of the log: secret keys' values long enough to be secrets.
@@ -179,6 +221,9 @@ struct Project {
       fileEnvironment: fileEnvironment, counts: counts, basePort: basePort, releaseID: releaseID)
     project.secretKeys = secretKeys
     project.warnings = warnings
+    project.shadowed = shadowed
+    project.expandedFromEnvironment = expandedFromEnvironment
+    project.secretFiles = secretFiles
     return project
   }
 }

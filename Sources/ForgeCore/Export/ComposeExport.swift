@@ -3,6 +3,19 @@
 /// A `release` type runs `forge run release` and only when asked (`--profile release`), unless
 /// a type waits for it. A task (a type another waits for with `:done`) runs once.
 ///
+/// Secret keys (from the secrets directory, `X_FILE` references, or named by `--redact`) go
+/// to a second env file, `APP.secrets.env`, read after `APP.env`; both are mode 0600. An env
+/// file rather than Compose's top-level `secrets:`: those are mounted as files under
+/// `/run/secrets`, one file per secret that must exist beside compose.yaml, so the values
+/// would still sit on disk next to it, and forge in the container would need `--secrets` to
+/// turn them back into the variables the processes expect. The env file gives every service
+/// the same variables as `forge start` does, and a separate file can be kept out of version
+/// control and handed out on its own. It is written only when there are secrets.
+///
+/// The first exposed type (web by default) publishes its port to the host on 127.0.0.1, as
+/// `forge start` serves it: `127.0.0.1:5000:5000`, a range for several replicas (each gets the
+/// port its instance has under forge). Other services reach it by its service name.
+///
 /// Readiness and health become the service's one `healthcheck`, a shell test (see
 /// `ExportProbes`: nc or bash for a port, wget or curl for HTTP, so the image needs one of
 /// each pair): the polled readiness probe when there is one, since it is what `depends_on`
@@ -12,10 +25,28 @@
 /// healthcheck, `service_started` on one without, `service_completed_successfully` for `:done`.
 enum ComposeExport {
   static func files(_ plan: ExportPlan) -> [ExportFile] {
-    [
+    var files = [
       ExportFile("compose.yaml", compose(plan)),
-      ExportFile("\(plan.app).env", environmentFile(plan.environment), mode: 0o600),
+      ExportFile("\(plan.app).env", environmentFile(plan.configuration), mode: 0o600),
     ]
+    if !plan.secrets.isEmpty {
+      files.append(ExportFile(secretsFile(plan), environmentFile(plan.secrets), mode: 0o600))
+    }
+    return files
+  }
+
+  static func secretsFile(_ plan: ExportPlan) -> String { "\(plan.app).secrets.env" }
+
+  /// The type whose port is published to the host: the first exposed one that runs.
+  static func published(_ plan: ExportPlan) -> ExportPlan.ProcessEntry? {
+    plan.types.first { $0.exposed && !$0.isRelease && !$0.isTask && $0.count > 0 }
+  }
+
+  /// `127.0.0.1:HOST:CONTAINER`; with replicas, the host ports of instances 1…N under forge.
+  static func publishedPort(_ plan: ExportPlan, _ type: ExportPlan.ProcessEntry) -> String {
+    let first = plan.port(type, instance: 1)
+    let host = type.count > 1 ? "\(first)-\(plan.port(type, instance: type.count))" : String(first)
+    return "127.0.0.1:\(host):\(first)"
   }
 
   static func compose(_ plan: ExportPlan) -> String {
@@ -23,12 +54,14 @@ enum ComposeExport {
     // The release service runs once, when asked: a count of 0 leaves it out, as for Kubernetes.
     let services = plan.types.filter { !($0.isRelease && $0.count == 0) }
     let awaited = Set(services.flatMap { $0.after.map(\.on) })
+    let envFiles = [scalar("\(plan.app).env")] + (plan.secrets.isEmpty ? [] : [scalar(secretsFile(plan))])
+    let published = published(plan)?.name
     for type in services {
       text += "  \(ExportText.yamlKey(type.name)):\n"
       text += "    image: \(scalar(plan.image))\n"
       text += "    command: \(ExportText.yamlList(plan.containerCommand(type), quote: scalar))\n"
       if type.isRelease && !awaited.contains(type.name) { text += "    profiles: [\"release\"]\n" }
-      text += "    env_file: [\(scalar("\(plan.app).env"))]\n"
+      text += "    env_file: [\(envFiles.joined(separator: ", "))]\n"
       if !type.isRelease {
         // forge in the container stops its processes within the same grace period.
         text += "    environment:\n      FORGE_TIMEOUT: \(scalar(ExportText.seconds(plan.timeoutSeconds)))\n"
@@ -38,11 +71,13 @@ enum ComposeExport {
       if let user = plan.user { text += "    user: \(scalar(user))\n" }
       let runsOnce = type.isRelease || type.isTask
       text += "    restart: \(scalar(runsOnce ? "no" : ExportText.restart(type.restart)))\n"
-      text += "    stop_grace_period: \(ExportText.seconds(plan.timeoutSeconds))s\n"
+      // The margin lets forge in the container finish its own stop before Docker's SIGKILL.
+      text += "    stop_grace_period: \(ExportText.seconds(plan.platformStopSeconds))s\n"
       if !type.isRelease { text += "    deploy:\n      replicas: \(type.count)\n" }
       if type.exposed && !type.isRelease {
         text += "    expose: [\(scalar(String(plan.port(type, instance: 1))))]\n"
       }
+      if type.name == published { text += "    ports: [\(scalar(publishedPort(plan, type)))]\n" }
       if !type.isRelease { text += healthcheck(plan, type) }
       text += dependsOn(type, on: services)
     }

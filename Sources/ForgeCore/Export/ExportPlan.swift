@@ -57,10 +57,38 @@ struct ExportPlan {
   let timeoutSeconds: Double
   let basePort: Int
   let types: [ProcessEntry]
-  /// The env files' variables, without the ones forge sets per process.
+  /// The env files' variables, without the ones forge sets per process; with `--file-refs`,
+  /// `X_FILE` gives way to `X`, as under `forge start`.
   let environment: [(key: String, value: String)]
   let readyTimeoutSeconds: Double
   let healthIntervalSeconds: Double
+  /// Keys of `environment` whose values are secret: from the secrets directory or an `X_FILE`
+  /// reference, or named so (`--redact`). They go to a Kubernetes Secret and Compose's
+  /// `APP.secrets.env`; the other variables to a ConfigMap and `APP.env`.
+  var secretKeys: Set<String> = []
+  /// Secret keys read from a file, with its absolute path: systemd loads each with
+  /// `LoadCredential=KEY:PATH` instead of copying the value into `APP.env`.
+  var credentials: [(key: String, path: String)] = []
+  /// Keys whose values took text from the environment `forge export` ran in (`$PATH` in an
+  /// env file expanded from the developer's shell): the export holds this machine's value.
+  var expandedFromShell: [String] = []
+  /// The forge binary systemd units run to read their credentials (the exporting one).
+  var forgeExecutable = ExportPlan.defaultForgeExecutable
+
+  static let defaultForgeExecutable = "/usr/local/bin/forge"
+
+  /// What the platform waits beyond `-t` before it kills a container or unit: forge's own stop
+  /// (the grace period, then SIGKILL and up to 5 s for the kernel) and its reporting finish
+  /// first, so the platform's SIGKILL never cuts them short.
+  static let graceMarginSeconds = 5.0
+
+  /// `-t` plus the margin: terminationGracePeriodSeconds, stop_grace_period, TimeoutStopSec.
+  var platformStopSeconds: Double { min(max(timeoutSeconds, 0), 1e9) + Self.graceMarginSeconds }
+
+  /// The variables that are not secret, in order.
+  var configuration: [(key: String, value: String)] { environment.filter { !secretKeys.contains($0.key) } }
+  /// The secret variables, in order.
+  var secrets: [(key: String, value: String)] { environment.filter { secretKeys.contains($0.key) } }
 
   init(
     app: String, root: String, directory: String, user: String?, image: String, timeoutSeconds: Double,
@@ -86,7 +114,8 @@ struct ExportPlan {
   /// name is an error unless it is the default (`web` in a Procfile without one).
   init(
     project: Project, app: String, directory: String, user: String?, image: String?, restart: RestartPolicy,
-    expose: [String], exposeSource: String?, probes: Probes = Probes()
+    expose: [String], exposeSource: String?, probes: Probes = Probes(),
+    forgeExecutable: String = ExportPlan.defaultForgeExecutable
   ) throws(ConfigError) {
     if let exposeSource {
       for name in expose where project.procfile.index(of: name) == nil {
@@ -103,11 +132,42 @@ struct ExportPlan {
         readiness: probes.readiness.probe(for: entry.name), health: probes.health.probe(for: entry.name),
         after: probes.order.dependencies(of: entry.name), isTask: tasks.contains(entry.name))
     }
+    let environment = Self.resolvingFileReferences(project)
     self.init(
       app: app, root: project.settings.root, directory: directory, user: user, image: image ?? "\(app):latest",
       timeoutSeconds: project.settings.timeoutSeconds, basePort: project.basePort, types: types,
-      environment: project.fileEnvironment, readyTimeoutSeconds: probes.readyTimeoutSeconds,
+      environment: environment, readyTimeoutSeconds: probes.readyTimeoutSeconds,
       healthIntervalSeconds: probes.healthIntervalSeconds)
+    let secrets = project.settings.secrets
+    secretKeys = Set(
+      self.environment.map(\.key).filter { project.secretKeys.contains($0) || secrets.isSecretName($0) })
+    credentials = self.environment.compactMap { pair in
+      project.secretFiles[pair.key].map {
+        (pair.key, Path.absolute($0, from: project.settings.workingDirectory))
+      }
+    }
+    expandedFromShell = self.environment.map(\.key).filter { project.expandedFromEnvironment.contains($0) }
+    self.forgeExecutable = forgeExecutable
+  }
+
+  /// The env files' variables as the processes get them: with `--file-refs`, an `X_FILE`
+  /// that forge followed is `X` with the file's content (a path on this machine means nothing
+  /// in a container).
+  static func resolvingFileReferences(_ project: Project) -> [(key: String, value: String)] {
+    guard project.settings.secrets.fileReferences else { return project.fileEnvironment }
+    var resolved: [(key: String, value: String)] = []
+    for (key, value) in project.fileEnvironment {
+      let target = String(key.dropLast(5))
+      if key.hasSuffix("_FILE"), key.count > 5, project.secretFiles[target] != nil,
+        !project.environment.contains(where: { $0.key == key }),
+        let content = project.environment.last(where: { $0.key == target })?.value
+      {
+        resolved.append((target, content))
+      } else {
+        resolved.append((key, value))
+      }
+    }
+    return Project.merge(process: [], files: resolved, filesWin: true)
   }
 
   /// foreman's port rule, as `forge start` applies it.

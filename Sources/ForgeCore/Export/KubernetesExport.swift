@@ -1,16 +1,23 @@
 /// `forge export kubernetes`: one manifest per object, for `kubectl apply -f DIR`. The env
-/// files' variables go to a Secret `APP-env` that every container reads (values never appear
-/// in a Deployment); each type is a Deployment `APP-TYPE` running `forge start TYPE` in the
-/// image, with a Service for exposed types; a `release` type, and a task (a type another waits
-/// for with `:done`), is a Job that runs once. A polled readiness probe becomes a
-/// `readinessProbe`, and a `startupProbe` that gives up after `--ready-timeout`; a health
-/// check a `livenessProbe` (3 failures in a row restart, as under forge).
+/// files' variables go to two objects named `APP-env` that every container reads through
+/// `envFrom` (values never appear in a Deployment): a Secret with the secret keys (from the
+/// secrets directory, `X_FILE` references, or named by `--redact`) and a ConfigMap with the
+/// rest. Both are written even when empty, so the set of objects does not change with the
+/// values, and both files are mode 0600: they hold values. Each type is a Deployment
+/// `APP-TYPE` running `forge start TYPE` in the image, with a Service for exposed types; a
+/// `release` type, and a task (a type another waits for with `:done`), is a Job that runs once.
+/// A polled readiness probe becomes a `readinessProbe`, and a `startupProbe` that gives up
+/// after `--ready-timeout`; a health check a `livenessProbe` (3 failures in a row restart, as
+/// under forge).
 enum KubernetesExport {
   static func files(_ plan: ExportPlan) throws(ConfigError) -> [ExportFile] {
     if let user = plan.user, UInt32(user) == nil {
       throw ConfigError(path: "--user", line: 0, message: "Kubernetes needs a numeric user id, got \"\(user)\"")
     }
-    var files = [ExportFile("\(plan.app)-env.secret.yaml", secret(plan))]
+    var files = [
+      ExportFile("\(plan.app)-env.configmap.yaml", configMap(plan), mode: 0o600),
+      ExportFile("\(plan.app)-env.secret.yaml", secret(plan), mode: 0o600),
+    ]
     var taken: [String: String] = [:]
     for type in plan.types {
       let name = try objectName(plan, type, taken: &taken)
@@ -71,11 +78,21 @@ enum KubernetesExport {
       + labels(plan, type, indent: "    ")
   }
 
+  /// The secret variables, as `stringData` (Kubernetes stores them base64-encoded).
   static func secret(_ plan: ExportPlan) -> String {
-    var text = object("v1", "Secret", plan, nil, name: "\(plan.app)-env") + "type: Opaque\n"
-    if plan.environment.isEmpty { return text + "stringData: {}\n" }
-    text += "stringData:\n"
-    for (key, value) in plan.environment { text += "  \(ExportText.yamlKey(key)): \(ExportText.yaml(value))\n" }
+    object("v1", "Secret", plan, nil, name: "\(plan.app)-env") + "type: Opaque\n"
+      + mapping("stringData", plan.secrets)
+  }
+
+  /// The variables that are not secret.
+  static func configMap(_ plan: ExportPlan) -> String {
+    object("v1", "ConfigMap", plan, nil, name: "\(plan.app)-env") + mapping("data", plan.configuration)
+  }
+
+  private static func mapping(_ name: String, _ pairs: [(key: String, value: String)]) -> String {
+    if pairs.isEmpty { return "\(name): {}\n" }
+    var text = "\(name):\n"
+    for (key, value) in pairs { text += "  \(ExportText.yamlKey(key)): \(ExportText.yaml(value))\n" }
     return text
   }
 
@@ -97,8 +114,9 @@ enum KubernetesExport {
   static func podTemplate(_ plan: ExportPlan, _ type: ExportPlan.ProcessEntry, restartPolicy: String?) -> String {
     var text = "  template:\n    metadata:\n      labels:\n" + labels(plan, type, indent: "        ") + "    spec:\n"
     if let restartPolicy { text += "      restartPolicy: \(restartPolicy)\n" }
-    // Kubernetes counts whole seconds; rounding up never cuts forge's grace period short.
-    text += "      terminationGracePeriodSeconds: \(Int(min(plan.timeoutSeconds, 1e9).rounded(.up)))\n"
+    // Kubernetes counts whole seconds; rounding up never cuts forge's grace period short, and
+    // the margin lets forge finish its own stop and say so before the kubelet's SIGKILL.
+    text += "      terminationGracePeriodSeconds: \(Int(plan.platformStopSeconds.rounded(.up)))\n"
     if let user = plan.user {
       text += "      securityContext:\n        runAsUser: \(user)\n"
     }
@@ -106,7 +124,9 @@ enum KubernetesExport {
     text += "        - name: \(ExportText.name(type.name) ?? "")\n"
     text += "          image: \(ExportText.yaml(plan.image))\n"
     text += "          command: \(ExportText.yamlList(plan.containerCommand(type)))\n"
-    text += "          envFrom:\n            - secretRef:\n                name: \(plan.app)-env\n"
+    text += "          envFrom:\n"
+    text += "            - configMapRef:\n                name: \(plan.app)-env\n"
+    text += "            - secretRef:\n                name: \(plan.app)-env\n"
     if type.isRelease { return text }
     // forge in the container stops its processes within the same grace period.
     text += "          env:\n            - name: FORGE_TIMEOUT\n"

@@ -7,12 +7,21 @@
 /// counts as started once ready: `notify` is `Type=notify`; a polled probe is an
 /// `ExecStartPost=` loop (a shell test, see `ExportProbes`), both within `--ready-timeout`. A
 /// task (a type another waits for with `:done`) is `Type=oneshot`, started once it has exited.
+///
+/// Secrets read from files (the secrets directory, `X_FILE` references) are not copied into
+/// `APP.env`: each unit loads every one with `LoadCredential=KEY:PATH`, so systemd hands the
+/// file to the service (readable by its user only) and the value stays where it was. The
+/// command then starts through the forge that exported it, `forge run --secrets %d`, which
+/// reads the credentials directory into the variables the process expects and replaces itself
+/// with `/bin/sh -c COMMAND` (same pid, so `Type=notify`, the stop signal and the exit status
+/// are the command's). `env` puts back PORT, PS and DYNO, which `forge run` sets for a one-off.
 enum SystemdExport {
   static func files(_ plan: ExportPlan) -> [ExportFile] {
     let running = plan.types.filter { $0.count > 0 }
+    let loaded = Set(plan.credentials.map(\.key))
     var files = [
       ExportFile("\(plan.app).target", target(plan, running)),
-      ExportFile("\(plan.app).env", environmentFile(plan.environment), mode: 0o600),
+      ExportFile("\(plan.app).env", environmentFile(plan.environment.filter { !loaded.contains($0.key) }), mode: 0o600),
     ]
     for type in running {
       files.append(ExportFile("\(plan.app)-\(type.name)@.service", template(plan, type)))
@@ -54,8 +63,9 @@ enum SystemdExport {
       "EnvironmentFile=\(specifiers(Path.join(plan.directory, "\(plan.app).env")))",
       "Environment=PS=\(instance)",
       "Environment=DYNO=\(instance)",
-      "ExecStart=/bin/sh -c \(quoted(type.command))",
     ]
+    lines += plan.credentials.map { "LoadCredential=\($0.key):\(specifiers($0.path))" }
+    lines.append("ExecStart=" + execStart(plan, type))
     if !type.isTask, let readiness = type.polledReadiness, let test = ExportProbes.shellTest(readiness, port: "$PORT") {
       // Started (and what waits for it let go) once the probe passes, asked every second.
       let asked: String
@@ -67,7 +77,8 @@ enum SystemdExport {
     lines += [
       // SIGTERM to the main process only, then SIGKILL to the whole cgroup: forge's own stop.
       "KillMode=mixed",
-      "TimeoutStopSec=\(ExportText.seconds(max(plan.timeoutSeconds, 0.001)))",
+      // As for containers: `-t` plus the margin, so the process's own stop is never cut short.
+      "TimeoutStopSec=\(ExportText.seconds(plan.platformStopSeconds))",
       "Restart=\(ExportText.restart(restart))",
     ]
     // forge's first backoff; systemd's own default (100 ms) would spin on a crashing process.
@@ -81,6 +92,32 @@ enum SystemdExport {
       lines.append("# Not exported: health check \(ExportText.yaml(health.spec)); systemd has no health checks.")
     }
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The command line: `/bin/sh -c COMMAND`, through `forge run` when the unit has credentials.
+  static func execStart(_ plan: ExportPlan, _ type: ExportPlan.ProcessEntry) -> String {
+    let shell = "/bin/sh -c \(quoted(type.command))"
+    if plan.credentials.isEmpty { return shell }
+    // `--fresh`: never a running forge's release; `--env=`: no env file (the unit's environment
+    // already is APP.env, which the service's user may not read; an env file of the root must
+    // not add to it); `%d`: the credentials directory ($CREDENTIALS_DIRECTORY). `env` then sets
+    // what `forge run` gives a one-off (`PS=run.1`, a PORT of its own) back to the instance's.
+    let instance = "\(type.name).%i"
+    return
+      "\(word(plan.forgeExecutable)) run --fresh --env= --secrets %d "
+      + "/usr/bin/env PORT=${PORT} PS=\(instance) DYNO=\(instance) \(shell)"
+  }
+
+  /// An ExecStart path: as it is when absolute and every character is plain, else `quoted`.
+  static func word(_ text: String) -> String {
+    let plain =
+      text.hasPrefix("/")
+      && text.utf8.allSatisfy { byte in
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+          || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+          || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || "/._+-".utf8.contains(byte)
+      }
+    return plain ? text : quoted(text)
   }
 
   /// `Type=` and the start timeout: what makes the unit count as started.
