@@ -293,7 +293,7 @@ final class ControlTests: ForgeControlTestCase {
     let elapsed = Date().timeIntervalSince(sent)
     let aliveAfterStop = ProcFS.isAlive(forge.pid)
     let stateAfterStop = ProcFS.stat(forge.pid)
-    XCTAssertEqual(stop.status, 0, stop.stderr)
+    XCTAssertEqual(stop.status, 128 + SIGKILL, "forge stop reports forge's status\n\(stop.stderr)")
     XCTAssertFalse(
       aliveAfterStop,
       "forge still ran when `forge stop` returned: \(String(describing: stateAfterStop))\n\(forge.transcript())")
@@ -495,7 +495,7 @@ final class ControlTests: ForgeControlTestCase {
     let expected = "forge: no running forge found at .forge.sock (start one with 'forge start')\n"
     let commands = [
       ["scale", "web=2"], ["scale"], ["scale", "web+1"], ["ps"], ["ps", "--json"], ["restart"],
-      ["restart", "web.1"], ["stop"],
+      ["restart", "web.1"],
     ]
     for command in commands {
       let result = try runForge(command, in: project)
@@ -503,6 +503,10 @@ final class ControlTests: ForgeControlTestCase {
       XCTAssertEqual(result.stderr, expected, "forge \(command.joined(separator: " "))")
       XCTAssertEqual(result.stdout, "", "forge \(command.joined(separator: " "))")
     }
+    // Stopping is idempotent, as `systemctl stop` is.
+    let stop = try runForge(["stop"], in: project)
+    XCTAssertEqual(stop.status, 0, stop.stderr)
+    XCTAssertEqual(stop.stdout, "no forge running\n")
     // The same with a socket file nobody answers on.
     try RawSocket.leaveStaleSocket(at: project.path(".forge.sock"))
     for command in commands {
@@ -510,5 +514,6 @@ final class ControlTests: ForgeControlTestCase {
       XCTAssertEqual(result.status, 1, "forge \(command.joined(separator: " ")) (stale socket)")
       XCTAssertEqual(result.stderr, expected, "forge \(command.joined(separator: " ")) (stale socket)")
     }
+    XCTAssertEqual(try runForge(["stop"], in: project).status, 0, "stop with a stale socket")
   }
 }

@@ -169,12 +169,18 @@ struct Invocation {
 
   /// Reads the Procfile and env files. `procfileRequired: false` lets `run` and `env` work
   /// without a Procfile (unless one was named).
-  func loadProject(procfileRequired: Bool = true) throws -> Project {
+  /// `warnShadowed`: say when the environment overrides an env file's key (`start` and
+  /// `check`; for `run` and `env` the environment winning is the point).
+  func loadProject(procfileRequired: Bool = true, warnShadowed: Bool = true, quiet: Bool = false) throws -> Project {
     let named = settings.options.has("procfile") || settings.environment.contains { $0.key == "FORGE_PROCFILE" }
     let project = try Project.load(
-      settings, procfileOptional: !procfileRequired && !named, list: Files.regularFiles(in:)
+      settings, procfileOptional: !procfileRequired && !named, list: Files.visibleEntries(in:)
     ) { readFile($0) }
-    for warning in project.warnings { writeRaw(2, "forge: warning: \(warning)\n") }
+    guard !quiet else { return project }
+    let shadow = Set(project.shadowed.map { Project.shadowWarning(key: $0.key, path: $0.path) })
+    for warning in project.warnings where warnShadowed || !shadow.contains(warning) {
+      writeRaw(2, "forge: warning: \(warning)\n")
+    }
     return project
   }
 

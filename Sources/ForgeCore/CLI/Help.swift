@@ -114,9 +114,11 @@ enum Help {
       (usage, summary, specs) = (
         "forge export [OPTIONS] FORMAT DIR",
         "Writes the formation to DIR as FORMAT: systemd (a target, a template unit per type and a\n"
-          + "PORT drop-in per instance), kubernetes (a Secret, Deployments, Services, a Job for\n"
-          + "'release') or compose (compose.yaml). The env files' variables go to APP.env or the\n"
-          + "Secret. Files the last export wrote and this one does not are deleted (DIR/.forge-export).",
+          + "PORT drop-in per instance; secrets through LoadCredential=), kubernetes (a Secret for\n"
+          + "secret keys, a ConfigMap for the rest, Deployments, Services, Jobs for tasks) or compose\n"
+          + "(compose.yaml, secrets in APP.secrets.env). Files holding values are mode 0600; the platform\n"
+          + "gets -t + 5 s to stop. Files the last export wrote and this one does not are deleted\n"
+          + "(DIR/.forge-export); a file it did not write is never overwritten without --force.",
         ExportCommand.specs
       )
     case "completion":

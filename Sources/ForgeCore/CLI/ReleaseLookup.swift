@@ -11,9 +11,11 @@ struct ReleaseLookup {
   var secretKeys: Set<String> = []
 
   static func resolve(_ invocation: Invocation) throws -> ReleaseLookup {
-    if invocation.parsed.options.has("fresh") { return from(try invocation.loadProject(procfileRequired: false)) }
+    if invocation.parsed.options.has("fresh") {
+      return from(try invocation.loadProject(procfileRequired: false, warnShadowed: false))
+    }
     guard let running = Running.query(invocation) else {
-      return from(try invocation.loadProject(procfileRequired: false))
+      return from(try invocation.loadProject(procfileRequired: false, warnShadowed: false))
     }
     running.warnIfFilesChanged(invocation)
     // The release's variables win; the caller's own (TERM, HOME, one set for this command)
@@ -86,7 +88,7 @@ private struct Running {
     let current = Invocation(
       parsed: invocation.parsed, settings: settings, workingDirectory: invocation.workingDirectory)
     guard let filesDigest else { return }
-    let onDisk = try? current.loadProject(procfileRequired: false)
+    let onDisk = try? current.loadProject(procfileRequired: false, quiet: true)
     guard onDisk?.filesDigest != filesDigest else { return }
     let onlyProcfile = onDisk.map { $0.envDigest == envDigest && $0.procfileDigest != procfileDigest } ?? false
     writeRaw(

@@ -29,6 +29,22 @@ enum Files {
     return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : "/proc/self/exe"
   }
 
+  /// What a secrets directory holds: every entry but the hidden ones (a Kubernetes secret
+  /// volume's `..data` links), sorted; nil if it cannot be read. An entry that is not a readable
+  /// regular file then fails as bad input, naming it, rather than being skipped.
+  static func visibleEntries(in directory: String) -> [String]? {
+    guard let handle = opendir(directory) else { return nil }
+    defer { closedir(handle) }
+    var names: [String] = []
+    while let entry = readdir(handle) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      if !name.hasPrefix(".") { names.append(name) }
+    }
+    return names.sorted()
+  }
+
   /// The names of the regular files in a directory (symbolic links followed, as Kubernetes
   /// secret volumes use them), sorted; nil if it cannot be read.
   static func regularFiles(in directory: String) -> [String]? {
