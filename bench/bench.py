@@ -7,10 +7,12 @@
 
 Every workload compares forge with a baseline run in the same invocation, so the ratios hold
 on a shared, noisy machine even when the absolute seconds do not: a plain `producer | cat >
-file` pipeline (or `cat FILE | cat > file` when forge's stdout is a pipe), forge relaying the
-same process alone (one chatty process among 999 idle ones), a do-nothing static Swift binary
-(idle RSS) and an sh loop (starting 300 instances). Runs of forge and of its baseline are
-interleaved and the median is reported; a markdown summary ends the output.
+file` pipeline (or `cat FILE | cat > file` when forge's stdout is a pipe or relays a file),
+forge relaying the same process alone (one chatty process among 999 idle ones; forge without a
+`forge logs -f` client), a do-nothing static Swift binary (idle RSS) and an sh loop (starting
+300 instances). Runs of forge and of its baseline are interleaved and the median is reported;
+a markdown summary ends the output. The metrics workload has absolute targets instead: a
+/metrics scrape with 1000 instances under 50 ms, and no CPU time or wake-up while idle.
 
 Every line forge writes is checked: each producer's lines must all arrive, exactly once, in
 order, whole, with the right prefix. Any failure is printed as it happens and makes the script
@@ -27,16 +29,20 @@ import errno
 import functools
 import json
 import os
+import random
 import re
 import shlex
 import shutil
 import signal
+import socket as socketlib
 import statistics
+import string
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 
 # --------------------------------------------------------------------------------------------
@@ -64,14 +70,23 @@ class Plan:
     rss_runs: int = 5  # samples of forge's idle RSS and of the floor's
     start_instances: int = 300
     start_runs: int = 5
+    secrets: int = 100  # files in the --secrets directory
+    secret_every: int = 1000  # 1 line in this many holds a secret (the second secrets workload)
+    metrics_instances: int = 1000  # idle processes while /metrics is scraped
+    metrics_scrapes: int = 10
+    metrics_idle_seconds: float = 5.0  # each idle window (before the first scrape, after the last)
 
 
 QUICK = Plan(lines=100_000, runs=1, compare_runs=1, backpressure_lines=30_000, idle_seconds=1.0,
-             chatty_bytes=20 * 2**20, chatty_runs=1, rss_runs=1, start_runs=1)
+             chatty_bytes=20 * 2**20, chatty_runs=1, rss_runs=1, start_runs=1, metrics_instances=100,
+             metrics_scrapes=3, metrics_idle_seconds=1.0)
 
 TARGET_SINGLE = 1.5  # forge / cat, one producer (from the issue)
 TARGET_FOUR = 2.0  # forge / cat, four producers
 TARGET_PIPE = 1.5  # `forge | cat` / `cat file | cat`, one producer
+TARGET_FOLLOW = 1.5  # forge / cat with and without a `forge logs -f` client attached
+TARGET_SECRETS = 1.6  # forge with 100 secrets / cat
+METRICS_SCRAPE_LIMIT = 0.050  # seconds for one /metrics scrape with 1000 instances
 TARGET_CHATTY = 1.5  # one chatty process among the idle ones / the same process alone (wall and CPU)
 RSS_OVER_FLOOR = 2 * 2**20  # forge idle with 10 children <= a do-nothing static Swift binary + this
 BACKPRESSURE_RSS_LIMIT = 16 * 1024 * 1024
@@ -166,7 +181,8 @@ int main(int argc, char **argv) {
 
 MEASURE_C = r"""
 /* measure RESULT_FILE COMMAND [ARG...]
- * Runs COMMAND and writes "<wall seconds> <peak RSS KiB> <exit status>" to RESULT_FILE. The
+ * Runs COMMAND and writes "<wall seconds> <peak RSS KiB> <exit status> <CPU seconds>" to
+ * RESULT_FILE (CPU: user + system of COMMAND and the children it waited for). The
  * peak RSS comes from wait4 on this child alone. It must be a small program: the kernel folds
  * the memory a process had when it called exec into its peak, so a child forked straight from
  * the (large) Python benchmark would report Python's size, not its own. */
@@ -202,8 +218,9 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &end);
     FILE *out = fopen(argv[1], "w");
     if (!out) { perror("measure: result file"); return 1; }
-    fprintf(out, "%.6f %ld %d\n", (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9,
-            usage.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
+    fprintf(out, "%.6f %ld %d %.6f\n", (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9,
+            usage.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status),
+            usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6);
     return fclose(out) == 0 ? 0 : 1;
 }
 """
@@ -223,7 +240,8 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - start
 with open(sys.argv[1], "w") as out:
-    out.write("%.6f %d %d\n" % (wall, usage.ru_maxrss, os.waitstatus_to_exitcode(status)))
+    out.write("%.6f %d %d %.6f\n" % (wall, usage.ru_maxrss, os.waitstatus_to_exitcode(status),
+                                     usage.ru_utime + usage.ru_stime))
 '''
 
 PRODUCER_PY = r'''
@@ -372,9 +390,10 @@ LINE_HEAD = re.compile(rb"^(\d\d) (\d{10}) ")
 STATUS_LINE = re.compile(rb"^(started with pid \d+|exited with code \d+|terminated by \S+)$")
 
 
-def diagnose(got: list[bytes], pid: int, count: int) -> str:
-    """Explains how one process's received lines differ from what it wrote (slow path)."""
-    want = expected_lines(pid, count)
+def diagnose(got: list[bytes], pid: int, count: int, want: list[bytes] | None = None) -> str:
+    """Explains how one process's received lines differ from what it wrote (slow path); `want`
+    replaces the producer's lines where forge changes some (redacted secrets)."""
+    want = want if want is not None else expected_lines(pid, count)
     seen = bytearray(count)
     corrupt, duplicates, out_of_order, last = [], 0, 0, -1
     for index, line in enumerate(got):
@@ -488,19 +507,22 @@ def _file_line(parsed: Parsed, names: set[str], name: str, payload: bytes, numbe
         parsed.errors.append(f"line {number} under {name} is neither data nor status: {payload[:120]!r}")
 
 
-def check_output(parsed: Parsed, producers: dict[str, tuple[int, int]], *, forge: bool) -> None:
+def check_output(parsed: Parsed, producers: dict[str, tuple[int, int]], *, forge: bool,
+                 expected: dict[str, list[bytes]] | None = None) -> None:
     """Raises IntegrityError unless every producer's lines arrived exactly once, in order, whole.
 
     producers: process name -> (producer id, line count). For forge the status lines are
-    checked too: one start and one `exited with code 0` per process.
+    checked too: one start and one `exited with code 0` per process. `expected` (per name)
+    replaces the producer's lines where forge is meant to change some (redacted secrets).
     """
     problems = list(parsed.errors[:5])
     if len(parsed.errors) > 5:
         problems.append(f"... and {len(parsed.errors) - 5} more malformed lines")
     for name, (pid, count) in producers.items():
         got = parsed.data.get(name, [])
-        if got != expected_lines(pid, count):
-            problems.append(f"{name}: {diagnose(got, pid, count)}")
+        want = (expected or {}).get(name) or expected_lines(pid, count)
+        if got != want:
+            problems.append(f"{name}: {diagnose(got, pid, count, want)}")
         if forge:
             status = parsed.status.get(name, [])
             if len(status) != 2 or not status[0].startswith(b"started with pid ") or status[1] != b"exited with code 0":
@@ -519,6 +541,7 @@ class RunResult:
     maxrss: int  # bytes: peak RSS of the largest process in the tree (see README)
     status: int  # exit code, or -signal
     stderr: bytes
+    cpu: float = 0.0  # user + system seconds of the command and the children it waited for
 
 
 def clean_environment() -> dict[str, str]:
@@ -529,39 +552,60 @@ def clean_environment() -> dict[str, str]:
 def run_measured(measure: list[str], argv: list[str], *, cwd: str, stdout_path: str, timeout: float = 300) -> RunResult:
     """Runs argv under the `measure` wrapper with stdout to a file. Wall time and peak RSS are
     taken by the wrapper (wait4 on its one child), so measurements never leak into each other."""
+    return finish_measured(start_measured(measure, argv, cwd=cwd, stdout_path=stdout_path), timeout=timeout)
+
+
+@dataclass
+class Measured:
+    """A command started under the `measure` wrapper (see start_measured)."""
+
+    process: subprocess.Popen
+    argv: list[str]
+    result_path: str
+    stderr_path: str
+
+
+def start_measured(measure: list[str], argv: list[str], *, cwd: str, stdout_path: str) -> Measured:
+    """Starts argv under the `measure` wrapper, stdout into a file, in a session of its own."""
     result_path = stdout_path + ".measure"
     stderr_path = stdout_path + ".stderr"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         process = subprocess.Popen(
             [*measure, result_path, *argv], cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             env=clean_environment(), start_new_session=True)
-    watchdog = threading.Timer(timeout, _stop_group, (process.pid,))
+    return Measured(process, argv, result_path, stderr_path)
+
+
+def finish_measured(run: Measured, *, timeout: float = 300) -> RunResult:
+    """Waits for a start_measured command (stopping its process group after `timeout`) and reads
+    the wrapper's figures."""
+    watchdog = threading.Timer(timeout, _stop_group, (run.process.pid,))
     watchdog.start()
     try:
-        process.wait()
+        run.process.wait()
     finally:
         watchdog.cancel()
-    with open(stderr_path, "rb") as err:
+    with open(run.stderr_path, "rb") as err:
         stderr = err.read()
     try:
-        with open(result_path) as f:
-            wall, maxrss_kib, status = f.read().split()
+        with open(run.result_path) as f:
+            wall, maxrss_kib, status, cpu = f.read().split()
     except (FileNotFoundError, ValueError):
-        raise SystemExit(f"bench: the measure wrapper failed for {argv[0]}: {stderr[-500:]!r}")
-    for path in (result_path, stderr_path):
+        raise SystemExit(f"bench: the measure wrapper failed for {run.argv[0]}: {stderr[-500:]!r}")
+    for path in (run.result_path, run.stderr_path):
         os.unlink(path)
-    return RunResult(float(wall), int(maxrss_kib) * 1024, int(status), stderr)
+    return RunResult(float(wall), int(maxrss_kib) * 1024, int(status), stderr, float(cpu))
 
 
-def _stop_group(pgid: int) -> None:
+def _stop_group(pgid: int, grace: float = 6) -> None:
     """Timeout: SIGTERM to the run's process group (forge then stops its children), later SIGKILL."""
-    log(f"    (timeout: stopping process group {pgid})")
+    log(f"    (stopping process group {pgid})")
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
             return
-        time.sleep(6)
+        time.sleep(grace)
 
 
 def forge_argv(forge: str, procfile: str, socket: str, *extra: str) -> list[str]:
@@ -630,6 +674,16 @@ def ratio_summary(figure: str, forge: float | None, base: float | None, base_lab
     verdict = "FAIL" if failed else ("" if target is None or ratio is None else ("ok" if ratio <= target else "MISSED"))
     return Summary(figure, "-" if forge is None else f"{forge:.3f} {unit}", f"{base_label} {base:.3f} {unit}" if base else "-",
                    "-" if ratio is None else f"{ratio:.2f}x", "" if target is None else f"<= {target:g}x", verdict)
+
+
+@dataclass
+class Feed:
+    """What a throughput workload relays, when it is not simply `producer 1 N` (secrets)."""
+
+    source: str | None  # a file of producer-format lines, relayed by `cat FILE` (None: the producer)
+    expected: list[bytes]  # the lines forge must print (without prefix and newline)
+    forge_args: list[str]  # extra `forge start` arguments
+    check: object = None  # callable(blob) -> problem or None, run on forge's output after the line check
 
 
 class Bench:
@@ -717,16 +771,17 @@ class Bench:
             self.bigfiles[count] = path
         return self.bigfiles[count]
 
-    def run_baseline(self, counts: list[int], *, pipe: bool = False) -> RunResult:
+    def run_baseline(self, counts: list[int], *, pipe: bool = False, source: str | None = None) -> RunResult:
         """The producers through one `cat` into one file: the cost of moving the bytes. With
-        `pipe`: `cat FILE | cat > out`, FILE holding the producer's lines."""
+        `pipe`: `cat FILE | cat > out`, FILE holding the producer's lines; with `source`, that
+        file instead (its content is then what the output must be)."""
         directory = self.run_dir()
         out = os.path.join(directory, "out")
         parties = len(counts)
         producers = [self.producer_command(i + 1, n, directory, parties) for i, n in enumerate(counts)]
-        if pipe:
-            assert parties == 1, "the pipe workload has one producer"
-            script = f"cat {shlex.quote(self.bigfile(counts[0]))} | cat > {shlex.quote(out)}"
+        if pipe or source:
+            assert parties == 1, "the pipe and secrets workloads have one producer"
+            script = f"cat {shlex.quote(source or self.bigfile(counts[0]))} | cat > {shlex.quote(out)}"
         elif parties == 1:
             script = f"{producers[0]} | cat > {shlex.quote(out)}"
         else:
@@ -737,25 +792,33 @@ class Bench:
         if result.status != 0 or size != expected_size:
             raise SystemExit(f"bench: baseline pipeline failed (status {result.status}, {size} of {expected_size} bytes)")
         if parties == 1:
+            want = expected_blob(1, counts[0])
+            if source:
+                with open(source, "rb") as f:
+                    want = f.read()
             with open(out, "rb") as f:
-                if f.read() != expected_blob(1, counts[0]):
+                if f.read() != want:
                     raise SystemExit("bench: baseline output differs from the producer's lines")
         shutil.rmtree(directory)
         return result
 
     def run_supervisor(self, tool: str, counts: list[int], workload: str, *, json_mode: bool = False,
-                       pipe: bool = False) -> RunResult | None:
+                       pipe: bool = False, feed: Feed | None = None) -> RunResult | None:
         """One run of forge (or honcho/foreman) with its stdout in a file (with `pipe`, forge's
         stdout is a pipe into `cat > file`), then the full integrity check. Returns None (after
-        recording the failure) if the check fails."""
+        recording the failure) if the check fails. With `feed`, p1 is `cat FILE` and forge gets
+        the feed's arguments and checks."""
         directory = self.run_dir()
         out = os.path.join(directory, "out")
         parties = len(counts)
         commands = {f"p{i + 1}": self.producer_command(i + 1, n, directory, parties) for i, n in enumerate(counts)}
+        if feed and feed.source:
+            commands = {"p1": f"exec cat {shlex.quote(feed.source)}"}
         procfile = self.write_procfile(directory, commands)
         names = {f"p{i + 1}.1": (i + 1, n) for i, n in enumerate(counts)}
         if tool == "forge":
             extra = ["--log-format", "json"] if json_mode else []
+            extra += feed.forge_args if feed else []
             # on-failure: the formation ends when the last producer has exited with 0
             argv = forge_argv(self.forge, procfile, os.path.join(directory, "forge.sock"), "--restart", "on-failure", *extra)
         elif tool == "honcho":
@@ -790,7 +853,10 @@ class Bench:
                 parsed = parse_text(blob, set(names), width)
             else:
                 parsed = parse_generic(blob, set(names))
-            check_output(parsed, names, forge=tool == "forge")
+            check_output(parsed, names, forge=tool == "forge", expected={"p1.1": feed.expected} if feed else None)
+            problem = feed.check(blob) if feed and feed.check else None
+            if problem:
+                raise IntegrityError(problem)
         except IntegrityError as error:
             kept = os.path.join(self.scratch, f"failed-{self.counter:03d}.out")
             os.replace(out, kept)
@@ -807,17 +873,18 @@ class Bench:
     # ---- the workloads --------------------------------------------------------------------
 
     def throughput(self, workload: str, counts: list[int], target: float | None, *, json_mode: bool = False,
-                   pipe: bool = False) -> None:
+                   pipe: bool = False, feed: Feed | None = None) -> None:
         """forge vs `cat` moving the same producers' lines into a file, runs interleaved so
-        that noise hits both alike. With `pipe`, `forge | cat > file` vs `cat FILE | cat > file`."""
+        that noise hits both alike. With `pipe`, `forge | cat > file` vs `cat FILE | cat > file`.
+        With a feed that has a source file: forge relaying `cat FILE` vs `cat FILE | cat > file`."""
         log(f"[{workload}] {len(counts)} producer(s), {sum(counts):,} lines, {self.plan.runs} runs each")
         cat_walls, forge_walls, cat_rss, forge_rss = [], [], 0, 0
         failed = False
         for run in range(self.plan.runs):
-            base = self.run_baseline(counts, pipe=pipe)
+            base = self.run_baseline(counts, pipe=pipe, source=feed.source if feed else None)
             cat_walls.append(base.wall)
             cat_rss = max(cat_rss, base.maxrss)
-            result = self.run_supervisor("forge", counts, workload, json_mode=json_mode, pipe=pipe)
+            result = self.run_supervisor("forge", counts, workload, json_mode=json_mode, pipe=pipe, feed=feed)
             if result is None:
                 failed = True
                 continue
@@ -831,7 +898,7 @@ class Bench:
                              forge_rss, cat.median, target, "FAIL" if failed else "ok"))
         self.summary.append(ratio_summary(
             f"{workload}: wall", statistics.median(forge_walls) if forge_walls else None, cat.median,
-            "cat FILE | cat" if pipe else "cat", target, failed=failed))
+            "cat FILE | cat" if pipe or (feed and feed.source) else "cat", target, failed=failed))
 
     def compare(self, tool: str) -> None:
         """The two throughput workloads through honcho or foreman, if installed."""
@@ -953,7 +1020,8 @@ class Bench:
     # ---- formations of idle processes: RSS floor, one chatty process, start-up -----------
 
     def start_formation(self, directory: str, commands: dict[str, str], formation: str, expect: int, *,
-                        timeout: float = 60, poll: float = 0.05) -> tuple[subprocess.Popen, str, list[int]]:
+                        timeout: float = 60, poll: float = 0.05,
+                        extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, list[int]]:
         """Starts forge on a Procfile of `commands` with `-m FORMATION`, stdout and stderr into
         DIRECTORY/out (opened O_APPEND, so that it can be emptied under forge), and waits until
         `expect` processes have printed `started with pid`. Returns forge, the output path and
@@ -962,7 +1030,7 @@ class Bench:
         out = os.path.join(directory, "out")
         with open(out, "ab") as f:
             forge = subprocess.Popen(
-                forge_argv(self.forge, procfile, os.path.join(directory, "forge.sock"), "-m", formation),
+                forge_argv(self.forge, procfile, os.path.join(directory, "forge.sock"), "-m", formation, *extra),
                 cwd=directory, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=clean_environment())
         pids: list[int] = []
         deadline = time.monotonic() + timeout
@@ -1231,6 +1299,392 @@ class Bench:
         self.notes.append(f"{workload}: forge stopped the {n} instances (SIGTERM) in {statistics.median(stops):.2f} s "
                           f"(median)")
 
+    # ---- a `forge logs -f` follower, secrets, metrics ----------------------------------------
+
+    def follow(self) -> None:
+        """forge relaying one producer while a `forge logs -f` client follows everything, against
+        the same run without the client and against cat. Every run waits at a gate (a FIFO) until
+        it is set up (forge started, the follower connected and its history received); the wall
+        time runs from opening the gate to the exit of forge (or of the cat pipeline)."""
+        count, runs = self.plan.lines, self.plan.runs
+        workload = "1 producer, follower"
+        log(f"[{workload}] {count:,} lines; cat, forge, forge with `forge logs -f` attached; {runs} runs each, "
+            "timed from a gate")
+        variants = ("cat", "forge", FOLLOWED)
+        walls: dict[str, list[float]] = {v: [] for v in variants}
+        cpus: dict[str, list[float]] = {v: [] for v in variants}
+        rss = dict.fromkeys(variants, 0)
+        received, told, lost, follower_rss, failed, follower_failed = [], [], [], 0, False, False
+        for run in range(runs):
+            figures = []
+            for variant in variants:
+                try:
+                    wall, result, stats = self.gated_run(variant, count)
+                except IntegrityError as error:
+                    kept = os.path.join(self.scratch, f"failed-{self.counter:03d}")
+                    fail(workload, f"{variant}: {error}\n    (run directory kept as {kept})")
+                    os.replace(os.path.join(self.scratch, f"run{self.counter:03d}"), kept)
+                    failed = True
+                    continue
+                walls[variant].append(wall)
+                cpus[variant].append(result.cpu)
+                rss[variant] = max(rss[variant], result.maxrss)
+                if stats:
+                    received.append(stats.received)
+                    told.append(stats.told)
+                    lost.append(stats.lost)
+                    follower_rss = max(follower_rss, stats.maxrss)
+                    if stats.problems:
+                        fail(workload, "forge logs -f: " + "\n    ".join(stats.problems)
+                             + f"\n    (the follower's output kept in {stats.output})")
+                        follower_failed = True
+                figures.append(f"{variant} {wall:.3f} s")
+            log(f"    run {run + 1}: " + ", ".join(figures))
+        payload = count * LINE_BYTES
+        nan = [float("nan")]
+        cat = Row(workload, "cat", walls["cat"] or nan, payload, rss["cat"], integrity="exact")
+        self.rows.append(cat)
+        failure = {"forge": failed, FOLLOWED: failed or follower_failed}
+        for variant in variants[1:]:
+            self.rows.append(Row(workload, variant, walls[variant] or nan, payload, rss[variant], cat.median,
+                                 TARGET_FOLLOW, "FAIL" if failure[variant] else "ok"))
+        median = {v: statistics.median(walls[v]) if walls[v] else None for v in variants}
+        for variant in variants[1:]:
+            self.summary.append(ratio_summary(f"{workload}: {variant}, wall", median[variant], median["cat"], "cat",
+                                              TARGET_FOLLOW, failed=failure[variant]))
+        self.summary.append(ratio_summary(f"{workload}: {FOLLOWED} vs forge alone, wall", median[FOLLOWED],
+                                          median["forge"], "forge", None, failed=failure[FOLLOWED]))
+        if received:
+            def spread(values: list[int]) -> str:
+                return f"{min(values):,}-{max(values):,} (median {statistics.median(values):,.0f})"
+            self.notes.append(
+                f"follower: `forge logs -f` (stdout into a file) received {spread(received)} of {count:,} lines per "
+                f"run; told `… N lines skipped` for {spread(told)}; lost untold at the end (after the last line it "
+                f"got) {spread(lost)}; its peak RSS {mib(follower_rss)} MiB. CPU (user+sys) per run, median: "
+                + ", ".join(f"{v} {statistics.median(cpus[v]):.2f} s" for v in variants if cpus[v])
+                + " (forge's includes the producer's; cat's the whole pipeline). Runs are timed from the gate: "
+                "forge had started and the follower had its history")
+
+    def gated_run(self, variant: str, count: int) -> tuple[float, RunResult, FollowerStats | None]:
+        """One run of the follower workload: `cat` (a pipeline), `forge`, or forge with a `forge
+        logs -f` client. Returns the wall time from the gate to the exit, the measured run, and
+        what the follower got. Raises IntegrityError if forge's own output is damaged (the
+        follower's problems are in its stats)."""
+        directory = self.run_dir()
+        os.mkfifo(os.path.join(directory, "gate"))
+        out = os.path.join(directory, "out")
+        socket_path = os.path.join(directory, "forge.sock")
+        producer = self.producer_command(1, count)
+        if variant == "cat":
+            script = f"read go < gate; {producer.removeprefix('exec ')} | cat > out"
+            run = start_measured(self.measure, ["/bin/sh", "-c", script], cwd=directory,
+                                 stdout_path=os.path.join(directory, "sh.out"))
+        else:
+            procfile = self.write_procfile(directory, {"p1": f"read go < gate; {producer}"})
+            run = start_measured(self.measure, forge_argv(self.forge, procfile, socket_path, "--restart", "on-failure"),
+                                 cwd=directory, stdout_path=out)
+        follower = None
+        follower_out = os.path.join(directory, "follower.out")
+        try:
+            if variant == FOLLOWED:
+                wait_for_text(out, b"started with pid", run.process, "forge")
+                follower = start_measured(self.measure, [self.forge, "logs", "-f", "--socket", socket_path],
+                                          cwd=directory, stdout_path=follower_out)
+                wait_for_text(follower_out, b"started with pid", follower.process, "forge logs -f")
+            gate = open_gate(os.path.join(directory, "gate"), run.process)
+        except IntegrityError:
+            for started in (follower, run):
+                if started:
+                    _stop_group(started.process.pid, grace=2)
+            raise
+        start = time.perf_counter()
+        os.write(gate, b"go\n")
+        os.close(gate)
+        try:
+            run.process.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            _stop_group(run.process.pid)
+            raise IntegrityError("no exit within 300 s of the gate")
+        wall = time.perf_counter() - start
+        result = finish_measured(run)
+        if variant == "cat":
+            if result.status != 0 or os.path.getsize(out) != count * LINE_BYTES:
+                raise SystemExit(f"bench: gated baseline failed (status {result.status})")
+            with open(out, "rb") as f:
+                if f.read() != expected_blob(1, count):
+                    raise SystemExit("bench: gated baseline output differs from the producer's lines")
+            shutil.rmtree(directory)
+            return wall, result, None
+        if result.status != 0 or result.stderr:
+            raise IntegrityError(f"forge exited with {result.status}; stderr: {result.stderr[-500:]!r}")
+        with open(out, "rb") as f:
+            blob = f.read()
+        width = len("forge")
+        check_output(parse_text(blob, {"p1.1"}, width), {"p1.1": (1, count)}, forge=True)
+        stats = None
+        if follower:
+            followed = finish_measured(follower, timeout=30)
+            with open(follower_out, "rb") as f:
+                stats = check_follower(f.read(), count, width, blob.count(b"\n") - count)
+            stats.maxrss, stats.output = followed.maxrss, follower_out
+            if followed.status != 0 or followed.stderr:
+                stats.problems.insert(0, f"exited with {followed.status} once forge had stopped; stderr: "
+                                         f"{followed.stderr[-500:]!r}")
+            if stats.problems:
+                stats.output = os.path.join(self.scratch, f"failed-follower-{self.counter:03d}.out")
+                os.replace(follower_out, stats.output)
+        shutil.rmtree(directory)
+        return wall, result, stats
+
+    def secrets(self) -> None:
+        """forge with --secrets DIR holding 100 secrets, relaying lines that contain none of them,
+        and lines of which 1 in 1000 contains one (which forge must print as [redacted:KEY]),
+        against cat. The values are the same in every run of the script (a fixed seed)."""
+        n, count, every = self.plan.secrets, self.plan.lines, self.plan.secret_every
+        directory = os.path.join(self.scratch, "secrets")
+        os.mkdir(directory)
+        rng = random.Random(20251)
+        alphabet = string.ascii_letters + string.digits + "+/"
+        values = {f"S{i:03d}": "".join(rng.choice(alphabet) for _ in range(rng.randint(16, 40))).encode()
+                  for i in range(1, n + 1)}
+        for key, value in values.items():
+            with open(os.path.join(directory, key), "wb") as f:
+                f.write(value)
+        pairs = {bytes(pair) for line in expected_lines(1, 2600) for pair in zip(line, line[1:])}
+        hits = sorted(key for key, value in values.items() if value[:2] in pairs)
+        self.notes.append(
+            f"secrets: {n} values of 16-40 bytes from [A-Za-z0-9+/] (fixed seed); {len(hits)} of them begin with "
+            f"a byte pair found in the producer's lines, so the redactor compares them there"
+            + (f" ({', '.join(hits[:8])}{', ...' if len(hits) > 8 else ''})" if hits else ""))
+
+        searched: set[int] = set()
+
+        def check(blob: bytes, redacted: int) -> str | None:
+            # Every line is compared with the expected (redacted) lines before this, which rules a
+            # leaked value out; the first run of each variant is also searched for every value
+            # (~1-3 s for 100 values in 110 MB, too slow for every run).
+            if redacted not in searched:
+                searched.add(redacted)
+                leaked = [key for key, value in values.items() if value in blob]
+                if leaked:
+                    return f"secret values in the output: {', '.join(leaked[:10])}"
+            found = blob.count(b"[redacted:")
+            return None if found == redacted else f"{found} `[redacted:` in the output, expected {redacted}"
+
+        args = ["--secrets", directory]
+        self.throughput(f"1 producer, {n} secrets, none in output", [count], TARGET_SECRETS,
+                        feed=Feed(None, expected_lines(1, count), args, lambda blob: check(blob, 0)))
+        # 1 line in `every`: a secret at byte 24 of the line, in place of as many fill bytes
+        source_lines = list(expected_lines(1, count))
+        printed = list(source_lines)
+        offset = HEAD_BYTES + 10
+        for seq in range(every - 1, count, every):
+            key = f"S{(seq // every) % n + 1:03d}"
+            line, value = source_lines[seq], values[key]
+            source_lines[seq] = line[:offset] + value + line[offset + len(value):]
+            printed[seq] = line[:offset] + f"[redacted:{key}]".encode() + line[offset + len(value):]
+        source = os.path.join(self.scratch, f"secret-lines-{count}")
+        with open(source, "wb") as f:
+            f.write(b"\n".join(source_lines) + b"\n")
+        del source_lines
+        self.throughput(f"1 producer, {n} secrets, 1 line in {every}", [count], TARGET_SECRETS,
+                        feed=Feed(source, printed, args, lambda blob: check(blob, count // every)))
+        os.unlink(source)
+
+    def metrics(self) -> None:
+        """forge with --metrics and 1000 idle processes: how long a /metrics scrape takes, and
+        forge's CPU time and context switches over an idle window before the first scrape and
+        after the last one (expected: none)."""
+        p = self.plan
+        n, seconds = p.metrics_instances, p.metrics_idle_seconds
+        workload = f"metrics, {n} idle"
+        log(f"[metrics] --metrics with {n} idle processes: idle {seconds:g} s, {p.metrics_scrapes} scrapes, "
+            f"idle {seconds:g} s")
+        with socketlib.socket() as probe:  # a free port (released again: forge binds it)
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        directory = self.run_dir()
+        started = time.perf_counter()
+        forge, out, pids = self.start_formation(directory, {"idle": "exec sleep 100000"}, f"idle={n}", n, timeout=120,
+                                                extra=("--metrics", f"127.0.0.1:{port}"))
+        start_seconds = time.perf_counter() - started
+        problems = [] if len(pids) == n else [f"only {len(pids)} of {n} processes started"]
+        times: list[float] = []
+        windows: dict[str, tuple[float, int, int]] = {}
+        size = 0
+        if not problems:
+            time.sleep(1.0)  # let start-up settle
+            url = f"http://127.0.0.1:{port}/metrics"
+            try:
+                windows["before"] = idle_window(forge.pid, seconds)
+                for scrape in range(p.metrics_scrapes):
+                    start = time.perf_counter()
+                    with urllib.request.urlopen(url, timeout=10) as response:
+                        body = response.read()
+                        status, kind = response.status, response.headers.get("Content-Type", "")
+                    times.append(time.perf_counter() - start)
+                    size = len(body)
+                    problem = check_metrics(body, status, kind, n)
+                    if problem:
+                        problems.append(f"scrape {scrape + 1}: {problem}")
+                        break
+                time.sleep(0.5)  # the last connection closed
+                windows["after"] = idle_window(forge.pid, seconds)
+            except (OSError, ValueError) as error:  # urllib's errors are OSErrors
+                problems.append(f"forge gone or /metrics failed: {error}")
+        hwm = proc_status(forge.pid).get("VmHWM", 0) if forge.poll() is None else 0
+        stop_problems, stop_seconds = self.stop_formation(forge, pids, timeout=60)
+        problems += stop_problems
+        if problems:
+            with open(out, "rb") as f:
+                tail = f.read()[-800:].decode(errors="replace")
+            fail(workload, "; ".join(problems) + f"\n    output tail:\n{tail}")
+        else:
+            shutil.rmtree(directory)
+        failed = bool(problems)
+        if times:
+            self.rows.append(Row(workload, "GET /metrics", times, 0, hwm, integrity="FAIL" if failed else "ok"))
+            scrape = statistics.median(times)
+            verdict = "FAIL" if failed else ("ok" if scrape < METRICS_SCRAPE_LIMIT else "MISSED")
+            self.summary.append(Summary(f"/metrics scrape, {n} instances (median of {len(times)})",
+                                        f"{scrape * 1000:.1f} ms", "-", "-",
+                                        f"< {METRICS_SCRAPE_LIMIT * 1000:g} ms", verdict))
+        for label, when in (("before", "nobody scraping yet"), ("after", f"after {len(times)} scrapes")):
+            if label not in windows:
+                continue
+            cpu, voluntary, involuntary = windows[label]
+            quiet = cpu == 0 and voluntary + involuntary == 0
+            self.summary.append(Summary(
+                f"--metrics on, {n} idle, {when}: forge CPU / context switches in {seconds:g} s",
+                f"{cpu:.2f} s / {voluntary + involuntary}", "-", "-", "0",
+                "FAIL" if failed else ("ok" if quiet else "MISSED")))
+        self.notes.append(
+            f"metrics: {n} idle processes started in {start_seconds:.2f} s; /metrics {size:,} bytes, "
+            + (f"scrapes {min(times) * 1000:.1f}-{max(times) * 1000:.1f} ms (median {statistics.median(times) * 1000:.1f}); "
+               if times else "no scrape; ")
+            + "; ".join(f"idle {label} scraping: CPU {w[0]:.2f} s, {w[1]} voluntary + {w[2]} involuntary context switches"
+                        for label, w in windows.items())
+            + f"; stopped by SIGTERM in {stop_seconds:.2f} s ({'clean' if not failed else 'FAILED (see above)'})")
+
+
+FOLLOWED = "forge + logs -f"
+
+
+def wait_for_text(path: str, text: bytes, process: subprocess.Popen, who: str, timeout: float = 30) -> None:
+    """Waits until the file at `path` holds `text`; IntegrityError if `process` exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(path, "rb") as f:
+            if text in f.read():
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise IntegrityError(f"{who} {'exited' if process.poll() is not None else 'stalled'} before writing {text!r}")
+        time.sleep(0.002)
+
+
+def open_gate(path: str, process: subprocess.Popen, timeout: float = 30) -> int:
+    """Opens a FIFO for writing once its reader waits (ENXIO until then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno != errno.ENXIO or time.monotonic() > deadline or process.poll() is not None:
+                raise IntegrityError(f"the producer never came to its gate ({error})")
+            time.sleep(0.001)
+
+
+SKIPPED_LINE = re.compile(rb"^\xe2\x80\xa6 (\d+) lines skipped$")
+
+
+@dataclass
+class FollowerStats:
+    """What a `forge logs -f` client received (see check_follower)."""
+
+    received: int  # data lines, each whole and in order
+    told: int  # lines it was told were skipped (`… N lines skipped`)
+    lost: int  # data lines after the last one it received: lost untold when forge exited
+    problems: list[str]  # cut, repeated, out-of-order or foreign lines; empty if none
+    maxrss: int = 0
+    output: str = ""
+
+
+def check_follower(blob: bytes, count: int, width: int, others: int) -> FollowerStats:
+    """A `forge logs -f` client's output for producer 1's COUNT lines: its history, then live
+    lines. A follower may lose lines by design (a slow one is told `… N lines skipped`; what is
+    still buffered when forge exits is written only if the client takes it at once), but every
+    line it shows must be whole and exact, once, in order. `others` is how many lines forge's
+    own output has besides the data."""
+    want = expected_lines(1, count)
+    prefix = b"p1.1".ljust(width) + b" | "
+    received = told = 0
+    last, started, problems = -1, False, []
+    if blob and not blob.endswith(b"\n"):
+        cut = blob[blob.rfind(b"\n") + 1:]
+        problems.append(f"ends in a cut line (forge exited having written only part of it): {cut[:120]!r}")
+    for number, line in enumerate(blob.split(b"\n")[:-1] if blob else []):
+        if line.startswith(prefix) and line[len(prefix):len(prefix) + 1].isdigit():
+            payload = line[len(prefix):]
+            match = LINE_HEAD.match(payload)
+            seq = int(match.group(2)) if match and match.group(1) == b"01" else -1
+            if seq <= last or seq >= count or payload != want[seq]:
+                problems.append(f"line {number} cut, repeated or out of order (after seq {last}): {line[:120]!r}")
+            else:
+                last = seq
+                received += 1
+        elif (skipped := SKIPPED_LINE.match(line)):
+            told += int(skipped.group(1))
+        elif line.startswith(prefix) and STATUS_LINE.match(line[len(prefix):]):
+            started = started or line[len(prefix):].startswith(b"started with pid ")
+        elif not line.startswith(b"forge".ljust(width) + b" | "):
+            problems.append(f"line {number} is not forge's format: {line[:120]!r}")
+        if len(problems) >= 5:
+            break
+    if not started:
+        problems.append("no `started with pid` line (the history)")
+    if received + told > count + others:
+        problems.append(f"{received:,} lines received and {told:,} told skipped: more than the {count + others:,} sent")
+    return FollowerStats(received, told, count - 1 - last, problems)
+
+
+def check_metrics(body: bytes, status: int, kind: str, instances: int) -> str | None:
+    """None if a /metrics reply is Prometheus text with `forge_process_up ... 1` for every instance."""
+    if status != 200:
+        return f"HTTP {status}"
+    if not kind.startswith("text/plain"):
+        return f"Content-Type {kind!r}"
+    if not body.endswith(b"\n"):
+        return f"does not end with a newline: ...{body[-80:]!r}"
+    up = [line for line in body.split(b"\n") if line.startswith(b"forge_process_up{")]
+    down = [line for line in up if not line.endswith(b" 1")]
+    if len(up) != instances or down:
+        return f"{len(up)} forge_process_up series for {instances} instances, {len(down)} not 1: {down[:3]!r}"
+    return None
+
+
+def proc_switches(pid: int) -> tuple[int, int]:
+    """Voluntary and involuntary context switches of every thread of PID."""
+    voluntary = involuntary = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        voluntary += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches:"):
+                        involuntary += int(line.split()[1])
+        except FileNotFoundError:
+            pass  # the thread ended
+    return voluntary, involuntary
+
+
+def idle_window(pid: int, seconds: float) -> tuple[float, int, int]:
+    """PID's CPU seconds (user + sys) and voluntary / involuntary context switches over `seconds`."""
+    cpu, (voluntary, involuntary) = proc_cpu_seconds(pid), proc_switches(pid)
+    time.sleep(seconds)
+    after, (voluntary_after, involuntary_after) = proc_cpu_seconds(pid), proc_switches(pid)
+    return after - cpu, voluntary_after - voluntary, involuntary_after - involuntary
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -1304,7 +1758,8 @@ def print_summary(summary: list[Summary]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-WORKLOADS = ("single", "pipe", "four", "json", "compare", "backpressure", "idle", "rss", "chatty", "start")
+WORKLOADS = ("single", "pipe", "four", "json", "compare", "backpressure", "idle", "rss", "chatty", "start", "follow",
+             "secrets", "metrics")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The Makefile's RELEASE_FLAGS, for runs by hand (`make bench` passes its own with --swift-flags)
 RELEASE_FLAGS = f"-c release --static-swift-stdlib -Xlinker -L{REPO}/.build-static-libs"
@@ -1369,6 +1824,12 @@ def main() -> int:
             bench.chatty()
         if "start" in selected:
             bench.start_many()
+        if "follow" in selected:
+            bench.follow()
+        if "secrets" in selected:
+            bench.secrets()
+        if "metrics" in selected:
+            bench.metrics()
         print_report(bench)
     finally:
         if args.keep or FAILURES:

@@ -92,7 +92,9 @@ final class HTTPServer {
     connection.request += chunk[0..<count]
     if let end = headersEnd(connection.request) {
       let (method, path) = parse(connection.request[..<end])
-      respond(connection, handler(method, path))
+      let response = handler(method, path)
+      // HEAD: the same headers, no body (RFC 9110 9.3.2).
+      respond(connection, response, body: method != "HEAD")
     } else if connection.request.count > Self.requestLimit {
       respond(connection, .text(431, "request too large\n"))
     }
@@ -115,7 +117,7 @@ final class HTTPServer {
     return (String(decoding: line[0], as: UTF8.self), String(target.prefix { $0 != "?" }))
   }
 
-  private func respond(_ connection: Connection, _ response: Response) {
+  private func respond(_ connection: Connection, _ response: Response, body: Bool = true) {
     let reasons = [
       200: "OK", 404: "Not Found", 405: "Method Not Allowed", 431: "Request Header Fields Too Large",
       503: "Service Unavailable", 400: "Bad Request",
@@ -124,7 +126,7 @@ final class HTTPServer {
     head += "Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n"
     if response.status == 405 { head += "Allow: GET, HEAD\r\n" }
     head += "Connection: close\r\n\r\n"
-    connection.response = Array(head.utf8) + response.body
+    connection.response = Array(head.utf8) + (body ? response.body : [])
     loop.remove(connection.fd.raw)
     write(connection)
   }

@@ -78,8 +78,23 @@ final class LogFollowers {
       }
       if follower.skipped > 0 { tellSkipped(follower) }
       follower.rendering.render(name: name, millis: millis, line: line, to: follower.buffer)
-      if !follower.watching { write(follower) }
+      pending = true  // written once per pass of the loop (`flush`), not once per line
     }
+  }
+
+  /// Whether lines wait to be written.
+  private var pending = false
+
+  /// After each pass of the event loop: what followers were given, in few writes.
+  func flush() {
+    guard pending else { return }
+    pending = false
+    for follower in lineFollowers where !follower.watching {
+      // Lines lost while it was behind are told as soon as there is room, not with the next line.
+      if follower.skipped > 0 && follower.buffer.count + 64 <= Self.bufferLimit { tellSkipped(follower) }
+      if follower.buffer.count > 0 { write(follower) }
+    }
+    if lineFollowers.contains(where: { $0.skipped > 0 }) { pending = true }
   }
 
   /// An event, already rendered in both forms.
@@ -104,7 +119,9 @@ final class LogFollowers {
   }
 
   func writable(_ token: UInt64) {
-    if let follower = followers[token] { write(follower) }
+    guard let follower = followers[token] else { return }
+    write(follower)
+    if follower.skipped > 0 { pending = true }
   }
 
   private func write(_ follower: Follower) {
@@ -144,10 +161,25 @@ final class LogFollowers {
     eventFollowers.removeAll { $0 === follower }
   }
 
-  /// forge is exiting: what is buffered is written if the client takes it at once.
+  /// forge is exiting: what is buffered is written, waiting at most two seconds in all for
+  /// clients that read slowly (a client that does not read may see its last line cut).
   func closeAll() {
+    let until = Clock.now() &+ 2_000_000_000
     for follower in followers.values {
-      if follower.buffer.count > 0 { _ = try? follower.fd.write(follower.buffer.bytes) }
+      while follower.buffer.count > 0 {
+        let written: Int?
+        do {
+          written = try follower.fd.write(follower.buffer.bytes)
+        } catch {
+          break  // the client has gone
+        }
+        if let n = written {
+          follower.buffer.consume(n)
+        } else {
+          guard Clock.now() < until else { break }
+          _ = follower.fd.waitWritable(milliseconds: 100)
+        }
+      }
       drop(follower)
     }
   }

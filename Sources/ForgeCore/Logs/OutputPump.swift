@@ -258,9 +258,19 @@ final class OutputPump {
 
   /// A piece of an over-long line keeps back what may begin a secret, for the next piece.
   private func publishRedacted(_ line: UnsafeRawBufferPointer, of stream: PipeStream) {
+    let piece = stream.assembler.lastWasPiece && stream.isOpen
+    if stream.carry.isEmpty && !piece {
+      // The usual case, a whole line: no copy unless something is replaced.
+      if let redacted = redactor.redact(line) {
+        redacted.withUnsafeBytes { deliver($0, of: stream) }
+      } else {
+        deliver(line, of: stream)
+      }
+      return
+    }
     var bytes = stream.carry + Array(line)
     stream.carry = []
-    if stream.assembler.lastWasPiece && stream.isOpen {
+    if piece {
       let held = redactor.heldBack(bytes)
       stream.carry = Array(bytes.suffix(held))
       bytes.removeLast(held)

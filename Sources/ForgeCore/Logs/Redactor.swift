@@ -1,82 +1,94 @@
 /// Keeps secret values out of the log: every occurrence of one in a line becomes
-/// `[redacted:KEY]`. A multi-pattern search: a bitmap of the first two bytes of every secret
-/// filters positions, and only candidates are compared, so a hundred secrets cost about what
-/// one does. Lines without a match are passed through untouched (no copy).
+/// `[redacted:KEY]`. A multi-pattern search: every two-byte window of every secret, at every
+/// offset, is in a bitmap; a line is probed only every `stride` bytes (any occurrence of a
+/// secret of at least `stride + 1` bytes covers a probed window), and only a probe that hits
+/// the bitmap is compared. So a hundred secrets cost about what one does, and a line without
+/// a match is passed through untouched (no copy).
 final class Redactor {
   private struct Secret {
     let value: [UInt8]
     let replacement: [UInt8]
   }
 
-  /// By their first two bytes; longer secrets first, so the longest match wins.
-  private var buckets: [UInt16: [Secret]] = [:]
+  private struct Candidate {
+    let secret: Int
+    let offset: Int
+  }
+
+  private var secrets: [Secret] = []
+  /// By two-byte window: which secret has it, at which offset.
+  private var windows: [UInt16: [Candidate]] = [:]
   private var bitmap = [UInt64](repeating: 0, count: 1024)
   private(set) var longest = 0
-  private let all: [Secret]
+  private var stride = 1
 
-  var isEmpty: Bool { all.isEmpty }
+  var isEmpty: Bool { secrets.isEmpty }
 
   /// Values shorter than two bytes cannot be filtered and are not secrets anyway (the
   /// settings already leave out those under six).
-  init(_ secrets: [(key: String, value: String)]) {
-    var list: [Secret] = []
-    for (key, value) in secrets where value.utf8.count >= 2 {
-      list.append(Secret(value: Array(value.utf8), replacement: Array("[redacted:\(key)]".utf8)))
+  init(_ given: [(key: String, value: String)]) {
+    for (key, value) in given where value.utf8.count >= 2 {
+      secrets.append(Secret(value: Array(value.utf8), replacement: Array("[redacted:\(key)]".utf8)))
     }
-    list.sort { $0.value.count > $1.value.count }
-    all = list
-    for secret in list {
-      let prefix = UInt16(secret.value[0]) << 8 | UInt16(secret.value[1])
-      buckets[prefix, default: []].append(secret)
-      bitmap[Int(prefix >> 6)] |= 1 << UInt64(prefix & 63)
+    // Longer secrets first: where two match at the same place, the longer one wins.
+    secrets.sort { $0.value.count > $1.value.count }
+    let shortest = secrets.map(\.value.count).min() ?? 2
+    stride = max(1, min(4, shortest - 1))
+    for (index, secret) in secrets.enumerated() {
       longest = max(longest, secret.value.count)
+      for offset in 0..<(secret.value.count - 1) {
+        let window = UInt16(secret.value[offset]) << 8 | UInt16(secret.value[offset + 1])
+        windows[window, default: []].append(Candidate(secret: index, offset: offset))
+        bitmap[Int(window >> 6)] |= 1 << UInt64(window & 63)
+      }
     }
   }
 
   /// The line with secrets replaced, or nil when it holds none.
   func redact(_ line: UnsafeRawBufferPointer) -> [UInt8]? {
-    guard !all.isEmpty, line.count >= 2, let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+    guard !secrets.isEmpty, line.count >= 2, let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
       return nil
     }
-    var out: [UInt8]?
-    var copied = 0
+    var found: [(start: Int, secret: Int)] = []
     var i = 0
-    let end = line.count - 1
-    while i < end {
-      let prefix = UInt16(base[i]) << 8 | UInt16(base[i + 1])
-      guard bitmap[Int(prefix >> 6)] & (1 << UInt64(prefix & 63)) != 0, let candidates = buckets[prefix],
-        let match = candidates.first(where: { matches($0.value, base + i, line.count - i) })
-      else {
-        i += 1
-        continue
+    let last = line.count - 1
+    while i < last {
+      let window = UInt16(base[i]) << 8 | UInt16(base[i + 1])
+      if bitmap[Int(window >> 6)] & (1 << UInt64(window & 63)) != 0, let candidates = windows[window] {
+        for candidate in candidates {
+          let start = i - candidate.offset
+          let value = secrets[candidate.secret].value
+          guard start >= 0, start + value.count <= line.count else { continue }
+          if value.withUnsafeBytes({ Memory.equal(base + start, $0.baseAddress!, value.count) }) {
+            found.append((start, candidate.secret))
+          }
+        }
       }
-      if out == nil {
-        out = []
-        out?.reserveCapacity(line.count + 32)
-      }
-      out?.append(contentsOf: UnsafeBufferPointer(start: base + copied, count: i - copied))
-      out?.append(contentsOf: match.replacement)
-      i += match.value.count
-      copied = i
+      i += stride
     }
-    guard var result = out else { return nil }
-    result.append(contentsOf: UnsafeBufferPointer(start: base + copied, count: line.count - copied))
-    return result
-  }
-
-  private func matches(_ value: [UInt8], _ at: UnsafePointer<UInt8>, _ available: Int) -> Bool {
-    guard value.count <= available else { return false }
-    return value.withUnsafeBytes { Memory.equal(at, $0.baseAddress!, value.count) }
+    guard !found.isEmpty else { return nil }
+    // In order; of overlapping ones the first (and, at the same place, the longest) wins.
+    found.sort { ($0.start, $0.secret) < ($1.start, $1.secret) }
+    var out: [UInt8] = []
+    out.reserveCapacity(line.count + 32)
+    var copied = 0
+    for match in found where match.start >= copied {
+      out.append(contentsOf: UnsafeBufferPointer(start: base + copied, count: match.start - copied))
+      out.append(contentsOf: secrets[match.secret].replacement)
+      copied = match.start + secrets[match.secret].value.count
+    }
+    out.append(contentsOf: UnsafeBufferPointer(start: base + copied, count: line.count - copied))
+    return out
   }
 
   /// How many bytes at the end of a piece of an over-long line could begin a secret that the
   /// next piece completes: they are held back and printed with the next piece.
   func heldBack(_ piece: [UInt8]) -> Int {
-    guard !all.isEmpty else { return 0 }
-    let longestStart = max(0, piece.count - longest + 1)
-    for start in longestStart..<piece.count {
+    guard !secrets.isEmpty else { return 0 }
+    let earliest = max(0, piece.count - longest + 1)
+    for start in earliest..<piece.count {
       let tail = piece[start...]
-      if all.contains(where: { $0.value.count > tail.count && $0.value.starts(with: tail) }) {
+      if secrets.contains(where: { $0.value.count > tail.count && $0.value.starts(with: tail) }) {
         return piece.count - start
       }
     }

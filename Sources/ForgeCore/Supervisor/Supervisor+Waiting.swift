@@ -126,4 +126,15 @@ extension Supervisor {
     redirectStandardError(to: options.logFile)
     options.reportReady = false
   }
+
+  /// A detached forge that ends before it was up: its last lines, for the caller's terminal.
+  func reportFailure(_ status: Int32) {
+    let out = OutputBuffer(capacity: 4096)
+    let rendering = LogRendering(json: false, timestamps: false, width: nameWidth)
+    pump.history.last(20, matching: { _ in true }) { name, record, line in
+      rendering.render(name: name, millis: record.millis, line: line, to: out)
+    }
+    writeRaw(2, "forge: the formation ended (status \(status)) before it was up; its last lines:\n")
+    writeRaw(2, bytes: Array(out.bytes))
+  }
 }

@@ -240,6 +240,7 @@ final class Supervisor {
     while true {
       if case .finished(let status) = machine.phase {
         pump.finish()
+        if options.reportReady { reportFailure(status) }
         if let statePath { Leftovers.remove(statePath) }
         control?.farewell(status: status)
         followers.closeAll()
@@ -247,6 +248,7 @@ final class Supervisor {
         return status
       }
       if stateChanged { writeState() }  // before sleeping: a SIGKILL can come at any time
+      if options.reportReady { reportIfUp() }
       let events: [Epoll.Event]
       do {
         events = try loop.wait(timeoutMilliseconds: timeout(now: Clock.now()))
@@ -270,7 +272,7 @@ final class Supervisor {
       control?.timers(now: now)
       metrics?.timers(now: now)
       restartWatchedTypes(now: now)
-      if options.reportReady { reportIfUp() }
+
       serveWaiters(now: now)
       if case .draining = machine.phase, pump.drainPass(now: now) { feed(.outputDrained) }
       tell(now: now)
@@ -388,6 +390,7 @@ final class Supervisor {
 
   /// Writes what is buffered, and what the pump and the control socket have to tell.
   private func tell(now: Deadline) {
+    followers.flush()
     pump.flush(now: now)
     for notice in pump.takeProblems() {
       if notice.onStderr { writeRaw(2, "forge: \(notice.text)\n") } else { announce(notice.text) }

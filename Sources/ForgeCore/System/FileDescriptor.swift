@@ -91,6 +91,13 @@ final class FileDescriptor {
     var entry = pollfd(fd: raw, events: Int16(POLLOUT), revents: 0)
     _ = try retryingEINTR("poll") { Glibc.poll(&entry, 1, -1) }
   }
+
+  /// Waits until a write can make progress, at most `milliseconds`; false if it cannot.
+  func waitWritable(milliseconds: Int32) -> Bool {
+    var entry = pollfd(fd: raw, events: Int16(POLLOUT), revents: 0)
+    let ready = (try? retryingEINTR("poll") { Glibc.poll(&entry, 1, milliseconds) }) ?? 0
+    return ready > 0 && entry.revents & Int16(POLLOUT) != 0
+  }
 }
 
 /// Writes a message to a raw descriptor that forge does not own (stderr), ignoring failures:
