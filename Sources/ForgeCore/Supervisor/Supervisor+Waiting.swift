@@ -131,9 +131,10 @@ extension Supervisor {
   func reportFailure(_ status: Int32) {
     let out = OutputBuffer(capacity: 4096)
     let rendering = LogRendering(json: false, timestamps: false, width: nameWidth)
-    pump.history.last(20, matching: { _ in true }) { name, record, line in
+    let render = { (name: String, record: LineRing.Record, line: UnsafeRawBufferPointer) in
       rendering.render(name: name, millis: record.millis, line: line, to: out)
     }
+    pump.history.last(20, matching: { _ in true }, render: render)
     writeRaw(2, "forge: the formation ended (status \(status)) before it was up; its last lines:\n")
     writeRaw(2, bytes: Array(out.bytes))
   }
