@@ -130,7 +130,7 @@ final class TopTests: ForgeControlTestCase {
     XCTAssertTrue(after.contains("top-status=0"), after)
     XCTAssertFalse(after.contains("INSTANCE"), "the view is gone with the alternate screen\n\(after)")
     XCTAssertEqual(try pane.format("#{alternate_on} #{cursor_flag}"), "0 1", "normal screen, cursor shown")
-    try pane.waitForScreen("the shell's prompt after it") { $0.contains("tty-after") && $0.hasSuffix("$") }
+    try pane.waitForScreen("the shell's prompt after it") { $0.contains("top-status=") && $0.hasSuffix("$") }
     XCTAssertEqual(project.read("tty-after"), project.read("tty-before"), "the terminal modes are restored")
     try stop(forge)
   }
@@ -148,7 +148,7 @@ final class TopTests: ForgeControlTestCase {
     let after = try pane.waitForScreen("the shell again") { $0.contains("top-status=") }
     XCTAssertTrue(after.contains("forge: the forge running here has gone"), after)
     XCTAssertEqual(try pane.format("#{alternate_on} #{cursor_flag}"), "0 1")
-    try pane.waitForScreen("the shell's prompt after it") { $0.contains("tty-after") && $0.hasSuffix("$") }
+    try pane.waitForScreen("the shell's prompt after it") { $0.contains("top-status=") && $0.hasSuffix("$") }
     XCTAssertEqual(project.read("tty-after"), project.read("tty-before"), "the terminal modes are restored")
   }
 }

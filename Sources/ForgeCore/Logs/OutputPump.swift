@@ -187,7 +187,9 @@ final class OutputPump {
   /// that has ended is closed at once, so descriptors stay bounded in a crash loop.
   func collect(group: Int32) {
     guard let stream = byGroup[group] else { return }
-    for _ in 0..<64 {
+    // A bounded read, as any pass: what a writer outside the formation keeps adding waits for
+    // the loop, which serves signals and the socket in between.
+    for _ in 0..<Self.readsPerPass {
       guard stream.isOpen else { return }
       switch fill(stream) {
       case .empty:
