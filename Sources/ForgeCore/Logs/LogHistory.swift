@@ -56,6 +56,14 @@ struct LogRendering {
   let json: Bool
   let timestamps: Bool
   let width: Int
+  /// "web.1  | " per name, rendered once.
+  private let prefixes = PrefixCache()
+
+  init(json: Bool, timestamps: Bool, width: Int) {
+    self.json = json
+    self.timestamps = timestamps
+    self.width = width
+  }
 
   func render(name: String, millis: Int64, line: UnsafeRawBufferPointer, to out: OutputBuffer) {
     let seconds = Int(millis / 1000)
@@ -68,10 +76,20 @@ struct LogRendering {
       return
     }
     if timestamps { out.append(Array((WallTime.localTimeOfDay(seconds) + " ").utf8)) }
-    out.append(Array(name.utf8))
-    out.append(Array(String(repeating: " ", count: max(0, width - name.utf8.count)).utf8))
-    out.append(Array(" | ".utf8))
+    out.append(prefixes.prefix(for: name, width: width))
     out.append(line)
     out.append(0x0A)
+  }
+}
+
+/// Rendered prefixes by name, so a follower's line costs a copy, not a string to build.
+final class PrefixCache {
+  private var rendered: [String: [UInt8]] = [:]
+
+  func prefix(for name: String, width: Int) -> [UInt8] {
+    if let known = rendered[name] { return known }
+    let bytes = Array(name.utf8) + [UInt8](repeating: 0x20, count: max(0, width - name.utf8.count)) + Array(" | ".utf8)
+    rendered[name] = bytes
+    return bytes
   }
 }

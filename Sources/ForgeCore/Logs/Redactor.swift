@@ -16,8 +16,10 @@ final class Redactor {
   }
 
   private var secrets: [Secret] = []
-  /// By two-byte window: which secret has it, at which offset.
-  private var windows: [UInt16: [Candidate]] = [:]
+  /// By two-byte window: which secret has it, at which offset. A flat table, no hashing:
+  /// `firstCandidate[window]..<firstCandidate[window + 1]` in `candidates`.
+  private var firstCandidate = [Int32](repeating: 0, count: 65537)
+  private var candidates: [Candidate] = []
   private var bitmap = [UInt64](repeating: 0, count: 1024)
   private(set) var longest = 0
   private var stride = 1
@@ -34,14 +36,20 @@ final class Redactor {
     secrets.sort { $0.value.count > $1.value.count }
     let shortest = secrets.map(\.value.count).min() ?? 2
     stride = max(1, min(4, shortest - 1))
+    var byWindow: [[Candidate]] = Array(repeating: [], count: 65536)
     for (index, secret) in secrets.enumerated() {
       longest = max(longest, secret.value.count)
       for offset in 0..<(secret.value.count - 1) {
         let window = UInt16(secret.value[offset]) << 8 | UInt16(secret.value[offset + 1])
-        windows[window, default: []].append(Candidate(secret: index, offset: offset))
+        byWindow[Int(window)].append(Candidate(secret: index, offset: offset))
         bitmap[Int(window >> 6)] |= 1 << UInt64(window & 63)
       }
     }
+    for window in 0..<65536 {
+      firstCandidate[window] = Int32(candidates.count)
+      candidates += byWindow[window]
+    }
+    firstCandidate[65536] = Int32(candidates.count)
   }
 
   /// The line with secrets replaced, or nil when it holds none.
@@ -52,19 +60,23 @@ final class Redactor {
     var found: [(start: Int, secret: Int)] = []
     var i = 0
     let last = line.count - 1
-    while i < last {
-      let window = UInt16(base[i]) << 8 | UInt16(base[i + 1])
-      if bitmap[Int(window >> 6)] & (1 << UInt64(window & 63)) != 0, let candidates = windows[window] {
-        for candidate in candidates {
-          let start = i - candidate.offset
-          let value = secrets[candidate.secret].value
-          guard start >= 0, start + value.count <= line.count else { continue }
-          if value.withUnsafeBytes({ Memory.equal(base + start, $0.baseAddress!, value.count) }) {
-            found.append((start, candidate.secret))
+    let step = stride
+    bitmap.withUnsafeBufferPointer { bits in
+      while i < last {
+        let window = Int(base[i]) << 8 | Int(base[i + 1])
+        if bits[window >> 6] & (1 << UInt64(window & 63)) != 0 {
+          for index in Int(firstCandidate[window])..<Int(firstCandidate[window + 1]) {
+            let candidate = candidates[index]
+            let start = i - candidate.offset
+            let value = secrets[candidate.secret].value
+            guard start >= 0, start + value.count <= line.count else { continue }
+            if value.withUnsafeBytes({ Memory.equal(base + start, $0.baseAddress!, value.count) }) {
+              found.append((start, candidate.secret))
+            }
           }
         }
+        i += step
       }
-      i += stride
     }
     guard !found.isEmpty else { return nil }
     // In order; of overlapping ones the first (and, at the same place, the longest) wins.
