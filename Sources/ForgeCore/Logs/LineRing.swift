@@ -47,15 +47,20 @@ final class LineRing {
       if first < length { Memory.copy(base, source + first, length - first) }
     }
     let record = Record(sequence: sequence, millis: millis, byForge: byForge, start: nextByte, length: length)
-    let index = (head + kept) % maximumLines
-    if index == slots.count { slots.append(record) } else { slots[index] = record }
+    var index = head + kept
+    if index >= maximumLines { index -= maximumLines }  // no division per line
+    if index == slots.count {
+      slots.append(record)
+    } else {
+      slots.withUnsafeMutableBufferPointer { $0[index] = record }
+    }
     kept += 1
     nextByte += length
   }
 
   private func dropOldest() {
     guard kept > 0 else { return }
-    head = (head + 1) % maximumLines
+    head = head + 1 == maximumLines ? 0 : head + 1
     kept -= 1
     firstByte = kept == 0 ? nextByte : slots[head].start
   }

@@ -224,6 +224,31 @@ final class OutputPump {
   /// last line without a newline); true if stdout filled and lines are left.
   @discardableResult
   func emit(_ stream: PipeStream) -> Bool {
+    // The common case, no redaction and no readiness text to look for, in a tight loop:
+    // what every line needs is taken from the stream once.
+    if redactor.isEmpty && stream.readyText == nil {
+      let source = stream.source
+      let ring = stream.ring
+      let counter = stream.counter
+      let following = followers?.hasLineFollowers ?? false
+      while true {
+        while writer.hasRoom {
+          guard let line = stream.assembler.nextLine() else {
+            if !stream.isOpen, let rest = stream.assembler.takeRemainder() { publish(rest, of: stream) }
+            return false
+          }
+          writer.append(line, from: source)
+          history.record(line, in: ring)
+          counter.lines &+= 1
+          counter.bytes &+= UInt64(line.count)
+          if following { followers?.deliver(line, of: source.name, millis: history.millis) }
+        }
+        if writer.flush() == .blocked {
+          pause(waitingWith: stream)
+          return true
+        }
+      }
+    }
     while true {
       while writer.hasRoom {
         guard let line = stream.assembler.nextLine() else {
