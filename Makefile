@@ -80,6 +80,7 @@ bench: static-libs
 	$(SWIFT) build $(RELEASE_FLAGS)
 	python3 bench/bench.py --forge "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge" \
 		--swift "$(SWIFT)" --swift-flags "$(RELEASE_FLAGS)"
+	python3 bench/watch_idle.py --forge "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/forge"
 
 lint:
 	$(SWIFT) format lint --strict --recursive --configuration .swift-format Package.swift Sources Tests Fuzz
