@@ -11,18 +11,18 @@ extension OutputPump {
   /// (one that escaped with setsid); nothing more is waited for from it.
   func drainPass(now: Deadline) -> Bool {
     guard let until = drainReadsUntil else { return false }
-    if !paused {
-      let overdue = now >= until
+    if now >= until {
+      // The bound holds whether or not stdout is keeping up: pipes still open are closed (what
+      // was read from them is still written).
+      for stream in streams.values.sorted(by: { $0.token < $1.token }) where stream.isOpen {
+        problems.append(
+          Notice(
+            "leaving the output of \(stream.source.name) unread: something outside the formation keeps writing to it"))
+        end(stream)
+      }
+    } else if !paused {
       for stream in streams.values.sorted(by: { $0.token < $1.token }) {
-        if overdue {
-          problems.append(
-            Notice(
-              "leaving the output of \(stream.source.name) unread: something outside the formation keeps writing to it")
-          )
-          end(stream)
-        } else {
-          drain(stream)
-        }
+        drain(stream)
         if paused { break }
       }
     }
