@@ -49,13 +49,16 @@ validators:
 		echo "VALIDATOR INSTALL FAILED: systemd-analyze (Debian package systemd)" >&2
 
 # The same suites under AddressSanitizer and ThreadSanitizer, each in its own build folder.
+# The integration suites bound by wall-clock time (terminals, floods, 1,000 processes, probes,
+# reloads) run in the plain build only: a sanitized forge is several times slower.
+TIMED_SUITES = TopTests|OutputHazardTests|LimitsTests|EngineHazardTests|MetricsTests|DetachTests|ReloadTests|WatchTests|AttachTests|CrashSafetyTests|ReadinessTests|StartOrderTests|LogsTests|EventsTests|SecretsTests|SettingsFileTests
 test-asan:
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
-	FORGE_SIM_SEEDS=300 LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	FORGE_TEST_SANITIZER=address FORGE_SIM_SEEDS=300 LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --skip "$(TIMED_SUITES)"
 
 test-tsan:
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	FORGE_SIM_SEEDS=300 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+	FORGE_TEST_SANITIZER=thread FORGE_SIM_SEEDS=300 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --skip "$(TIMED_SUITES)"
 
 # Deterministic simulation of the formation machine against a fake process table: seeds 1…SEEDS
 # (default 2000), or one SEED replayed with its trace. Hashing is seeded the same in every run,

@@ -94,9 +94,14 @@ final class OutputHazardTests: ForgeControlTestCase {
       if let rss = HazardProbe.residentKiB(forge.pid) { highest = max(highest, rss) }
       return spawns() >= 3 * instances
     }
-    XCTAssertTrue(threeWaves, "only \(spawns()) spawns\n\(forge.transcript())")
+    // Under a sanitizer (make test-asan) forge is several times slower and its memory is the
+    // sanitizer's shadow and quarantine: the waves and the bound are for a plain build.
+    let sanitized = ProcessInfo.processInfo.environment["FORGE_TEST_SANITIZER"] != nil
+    if !sanitized {
+      XCTAssertTrue(threeWaves, "only \(spawns()) spawns\n\(forge.transcript())")
+      XCTAssertLessThan(highest, 64 * 1024, "forge's RSS reached \(highest) KiB while stdout was stuck")
+    }
     XCTAssertTrue(forge.isRunning, forge.transcript())
-    XCTAssertLessThan(highest, 64 * 1024, "forge's RSS reached \(highest) KiB while stdout was stuck")
 
     forge.send(SIGTERM)
     forge.stdout.resume()

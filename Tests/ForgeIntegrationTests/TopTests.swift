@@ -126,11 +126,11 @@ final class TopTests: ForgeControlTestCase {
     XCTAssertTrue(narrowLines.dropFirst().first?.hasPrefix("INSTANCE") ?? false, "the summary wrapped\n\(narrow)")
 
     try pane.keys("q")
-    let after = try pane.waitForScreen("the shell again") { $0.contains("top-status=") }
+    let after = try pane.waitForScreen("the shell again") { $0.contains("top-status=0") }
     XCTAssertTrue(after.contains("top-status=0"), after)
     XCTAssertFalse(after.contains("INSTANCE"), "the view is gone with the alternate screen\n\(after)")
     XCTAssertEqual(try pane.format("#{alternate_on} #{cursor_flag}"), "0 1", "normal screen, cursor shown")
-    try pane.waitForScreen("the shell's prompt after it") { $0.contains("top-status=") && $0.hasSuffix("$") }
+    try pane.waitForScreen("the shell's prompt after it") { $0.contains("top-status=0") && $0.hasSuffix("$") }
     XCTAssertEqual(project.read("tty-after"), project.read("tty-before"), "the terminal modes are restored")
     try stop(forge)
   }
@@ -145,10 +145,10 @@ final class TopTests: ForgeControlTestCase {
     try pane.waitForScreen("the view") { $0.contains("web.1") }
 
     try stop(forge)
-    let after = try pane.waitForScreen("the shell again") { $0.contains("top-status=") }
+    let after = try pane.waitForScreen("the shell again") { $0.contains("top-status=0") }
     XCTAssertTrue(after.contains("forge: the forge running here has gone"), after)
     XCTAssertEqual(try pane.format("#{alternate_on} #{cursor_flag}"), "0 1")
-    try pane.waitForScreen("the shell's prompt after it") { $0.contains("top-status=") && $0.hasSuffix("$") }
+    try pane.waitForScreen("the shell's prompt after it") { $0.contains("top-status=0") && $0.hasSuffix("$") }
     XCTAssertEqual(project.read("tty-after"), project.read("tty-before"), "the terminal modes are restored")
   }
 }
