@@ -258,7 +258,10 @@ final class FaultInjectionTests: ForgeControlTestCase {
     print(
       "flood\(stubborn ? " ignoring SIGTERM" : ""): forge stopped \(String(format: "%.2f", elapsed)) s after SIGTERM")
     XCTAssertEqual(status, stubborn ? 137 : 0, forge.transcript(lastLines: 8))
-    XCTAssertLessThan(elapsed, 1 + 3, "forge took \(elapsed) s to stop a flood (grace period 1 s)")
+    // The grace period, plus time to write what was read: more under a sanitizer, which slows
+    // the relay several times over.
+    let slack = ProcessInfo.processInfo.environment["FORGE_TEST_SANITIZER"] == nil ? 3.0 : 9.0
+    XCTAssertLessThan(elapsed, 1 + slack, "forge took \(elapsed) s to stop a flood (grace period 1 s)")
     // forge's own lines come before the end of what it drains from the pipes: search them all.
     let tail = forge.stdout.lines
     XCTAssertTrue(tail.contains("forge | SIGTERM received, stopping"), forge.transcript(lastLines: 8))
