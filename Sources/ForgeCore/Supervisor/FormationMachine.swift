@@ -315,7 +315,8 @@ struct FormationMachine {
     if case .exited = old { unfinished += 1 }
     if case .exited = state { unfinished -= 1 }
     instances[id]?.state = state
-    if case .running = state {} else {
+    if case .running = state {
+    } else {
       // Probes and the readiness deadline are for a running process: disarmed with it, so the
       // loop is not woken for nothing.
       instances[id]?.nextProbeAt = nil
