@@ -54,6 +54,7 @@ FILL_BYTES = LINE_BYTES - HEAD_BYTES - 1
 
 
 @dataclass(frozen=True)
+
 class Plan:
     """How much work each workload does; --quick shrinks everything."""
 
@@ -595,6 +596,28 @@ def finish_measured(run: Measured, *, timeout: float = 300) -> RunResult:
     for path in (run.result_path, run.stderr_path):
         os.unlink(path)
     return RunResult(float(wall), int(maxrss_kib) * 1024, int(status), stderr, float(cpu))
+
+
+def wait_blocking(process: subprocess.Popen, limit: float) -> bool:
+    """Waits for `process` in one blocking wait(2): Popen.wait(timeout=…) polls with sleeps of
+    up to 50 ms, which would round every wall time up to a multiple of 50 ms. A timer kills the
+    process group after `limit` seconds; returns False if it had to."""
+    fired = threading.Event()
+
+    def expire() -> None:
+        fired.set()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    timer = threading.Timer(limit, expire)
+    timer.start()
+    try:
+        process.wait()
+    finally:
+        timer.cancel()
+    return not fired.is_set()
 
 
 def _stop_group(pgid: int, grace: float = 6) -> None:
@@ -1400,9 +1423,7 @@ class Bench:
         start = time.perf_counter()
         os.write(gate, b"go\n")
         os.close(gate)
-        try:
-            run.process.wait(timeout=300)
-        except subprocess.TimeoutExpired:
+        if not wait_blocking(run.process, 300):
             _stop_group(run.process.pid)
             raise IntegrityError("no exit within 300 s of the gate")
         wall = time.perf_counter() - start

@@ -135,4 +135,8 @@ static inline long cglibc_recv_with_pid(int fd, void *buffer, unsigned long leng
 extern char **environ;
 static inline char **cglibc_environ(void) { return environ; }
 
+// An address inside the code of the binary that includes this header (forge's own text
+// mapping), for CodePages.
+static inline const void *cglibc_code_address(void) { return (const void *)&cglibc_code_address; }
+
 #endif

@@ -166,7 +166,7 @@ enum ClientCommands {
     _ client: ControlClient, _ request: ControlRequest
   ) -> Result<JSONValue, ControlClient.Failure> {
     do {
-      return .success(try client.stream(request) { bytes in writeRaw(1, bytes: bytes) })
+      return .success(try client.stream(request) { bytes in writeRaw(1, buffer: bytes) })
     } catch {
       return .failure(error)
     }

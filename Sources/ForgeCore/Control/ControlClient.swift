@@ -54,7 +54,7 @@ struct ControlClient {
   /// after it, handed to `output` until forge closes the connection.
   /// With `untilReply`, it returns after the reply (what came after it goes to `output`).
   func stream(
-    _ request: ControlRequest, output: ([UInt8]) -> Void, untilReply: Bool = false
+    _ request: ControlRequest, output: (UnsafeRawBufferPointer) -> Void, untilReply: Bool = false
   ) throws(Failure) -> JSONValue {
     do {
       try connection.writeAll(Array((request.encoded() + "\n").utf8))
@@ -76,12 +76,25 @@ struct ControlClient {
       throw .failed("unreadable reply: \(error.message)")
     }
     guard reply["ok"] == .bool(true) else { return reply }
-    if newline + 1 < received.count { output(Array(received[(newline + 1)...])) }
+    if newline + 1 < received.count { received[(newline + 1)...].withUnsafeBytes { output($0) } }
     if untilReply { return reply }
+    // The stream itself (all of a busy formation's log with `forge logs -f`): large reads
+    // straight into one buffer, a wait only when there is nothing to read.
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 64)
+    defer { buffer.deallocate() }
     while true {
-      _ = waitReadable(-1)
-      guard let count = readChunk(&chunk), count > 0 else { return reply }
-      output(Array(chunk[0..<count]))
+      let count: Int?
+      do {
+        count = try connection.read(into: buffer)
+      } catch {
+        return reply
+      }
+      guard let count else {
+        _ = waitReadable(-1)
+        continue
+      }
+      guard count > 0 else { return reply }
+      output(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
     }
   }
 

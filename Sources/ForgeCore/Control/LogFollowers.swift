@@ -17,6 +17,11 @@ final class LogFollowers {
     var watching = false
     /// Close once the buffer is written (`forge logs` without -f).
     var closeWhenDrained = false
+    /// The name of the last line offered, whether it was taken and its rendered lead: lines
+    /// come in runs from one process, so the filter and the lead are looked up once a run.
+    var lastName = ""
+    var lastAccepted = false
+    var lastLead: [UInt8] = []
 
     enum Kind {
       case lines
@@ -71,13 +76,19 @@ final class LogFollowers {
 
   /// A new line of `name` (an instance, or forge).
   func deliver(_ line: UnsafeRawBufferPointer, of name: String, millis: Int64) {
-    for follower in lineFollowers where follower.accepts(name) {
+    for follower in lineFollowers {
+      if follower.lastName != name {
+        follower.lastName = name
+        follower.lastAccepted = follower.accepts(name)
+        follower.lastLead = follower.rendering.lead(for: name)
+      }
+      guard follower.lastAccepted else { continue }
       guard follower.buffer.count + line.count + 256 <= Self.bufferLimit else {
         follower.skipped += 1
         continue
       }
       if follower.skipped > 0 { tellSkipped(follower) }
-      follower.rendering.render(name: name, millis: millis, line: line, to: follower.buffer)
+      follower.rendering.render(lead: follower.lastLead, millis: millis, line: line, to: follower.buffer)
       pending = true  // written once per pass of the loop (`flush`), not once per line
     }
   }
@@ -166,6 +177,8 @@ final class LogFollowers {
   func closeAll() {
     let until = Clock.now() &+ 2_000_000_000
     for follower in followers.values {
+      // Lines lost while it was behind are told, also at the very end.
+      if follower.skipped > 0 { tellSkipped(follower) }
       while follower.buffer.count > 0 {
         let written: Int?
         do {

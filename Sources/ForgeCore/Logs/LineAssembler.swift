@@ -101,3 +101,32 @@ final class LineAssembler {
     return count
   }
 }
+
+/// Consecutive whole lines still in an assembler's buffer, each followed there by its "\n":
+/// recorded in the ring with one copy. Valid until the assembler is read into again.
+struct LineRun {
+  /// A run is recorded at this size, so the ring's storage stays near its bound.
+  static let limit = 16 * 1024
+  private var start: UnsafeRawPointer?
+  private var end: UnsafeRawPointer?
+  private(set) var lines = 0
+
+  var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: start, count: lines == 0 ? 0 : end! - start!) }
+
+  /// Takes `line` if it is whole, ends in "\n" in the buffer and continues the run; false if
+  /// the run must be recorded first (or the line cannot be part of one).
+  @inline(__always)
+  mutating func extend(with line: UnsafeRawBufferPointer, whole: Bool) -> Bool {
+    guard whole, let base = line.baseAddress, base.load(fromByteOffset: line.count, as: UInt8.self) == 0x0A else {
+      return false
+    }
+    if lines == 0 {
+      start = base
+    } else if base != end || base + line.count + 1 - start! > Self.limit {
+      return false
+    }
+    end = base + line.count + 1
+    lines += 1
+    return true
+  }
+}

@@ -40,6 +40,8 @@ struct LineFormatter {
 
   func append(_ line: UnsafeRawBufferPointer, from source: LogSource, to out: OutputBuffer) {
     switch format {
+    case .text where !timestamps:
+      out.append(line: line, after: source.prefix)
     case .text:
       out.reserve(source.lead.count + stamp.count + source.tail.count + line.count + 1)
       out.append(source.lead)

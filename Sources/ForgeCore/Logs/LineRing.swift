@@ -1,6 +1,12 @@
-/// The recent lines of one instance, for `forge logs`: at most `maximumLines` lines and
-/// `maximumBytes` bytes, the oldest dropped first. Bytes live in one ring of manual storage
-/// that grows as needed up to the bound, so a line costs a copy, not an allocation.
+/// The recent lines of one instance, for `forge logs`: the newest lines, at most
+/// `maximumLines` of them and `maximumBytes` bytes (newlines not counted).
+///
+/// Lines are kept in runs: the consecutive lines one read brought are copied in with one
+/// `memcpy`, each followed by its "\n", under one record (the sequence number of its first
+/// line, the time it arrived). So the log path pays a copy per read, not per line; lines are
+/// told apart again only when someone reads the ring. A run is dropped once the newer runs
+/// alone hold the bound, so storage stays within the bound plus one run, and reading picks
+/// exactly the newest lines that fit.
 final class LineRing {
   struct Record {
     /// Arrival order across every ring (merged output sorts by it).
@@ -9,21 +15,34 @@ final class LineRing {
     let millis: Int64
     /// One of forge's own lines about the instance ("started with pid 42"), not its output.
     let byForge: Bool
-    fileprivate let start: Int
-    fileprivate let length: Int
+  }
+
+  private struct Run {
+    let firstSequence: UInt64
+    let millis: Int64
+    let byForge: Bool
+    /// Absolute byte position of its first line, and its size with the newlines.
+    let start: Int
+    let bytes: Int
+    let lines: Int
   }
 
   let maximumLines: Int
   let maximumBytes: Int
   private var storage: UnsafeMutableRawPointer?
+  /// A power of two: positions wrap with a mask.
   private var capacity = 0
-  /// Absolute byte positions: where the oldest kept line starts and where the next goes.
+  /// Absolute byte positions: where the oldest kept run starts and where the next goes.
   private var firstByte = 0
   private var nextByte = 0
-  /// A ring of line records: `kept` of them from `head` on (modulo `maximumLines`).
-  private var slots: [Record] = []
-  private var head = 0
-  private var kept = 0
+  /// The kept runs are `runs[firstRun...]`; the array is compacted now and then.
+  private var runs: [Run] = []
+  private var firstRun = 0
+  private var keptLines = 0
+  private var keptTextBytes = 0
+
+  /// The bytes allocated for the kept runs (for tests: storage must stay near the bound).
+  var storageBytes: Int { capacity }
 
   init(maximumLines: Int, maximumBytes: Int) {
     self.maximumLines = max(1, maximumLines)
@@ -32,50 +51,66 @@ final class LineRing {
 
   deinit { storage?.deallocate() }
 
-  var count: Int { kept }
-
+  /// One line (forge's own, or one that was redacted, a piece of a long line…).
   func append(_ line: UnsafeRawBufferPointer, sequence: UInt64, millis: Int64, byForge: Bool = false) {
     let length = min(line.count, maximumBytes)
-    while kept >= maximumLines || (kept > 0 && nextByte + length - firstByte > maximumBytes) {
-      dropOldest()
-    }
-    if nextByte + length - firstByte > capacity { grow(to: nextByte + length - firstByte) }
-    if let source = line.baseAddress, let base = storage, length > 0 {
-      let offset = nextByte % capacity
-      let first = min(length, capacity - offset)
-      Memory.copy(base + offset, source, first)
-      if first < length { Memory.copy(base, source + first, length - first) }
-    }
-    let record = Record(sequence: sequence, millis: millis, byForge: byForge, start: nextByte, length: length)
-    var index = head + kept
-    if index >= maximumLines { index -= maximumLines }  // no division per line
-    if index == slots.count {
-      slots.append(record)
-    } else {
-      slots.withUnsafeMutableBufferPointer { $0[index] = record }
-    }
-    kept += 1
-    nextByte += length
+    add(Run(firstSequence: sequence, millis: millis, byForge: byForge, start: nextByte, bytes: length + 1, lines: 1))
+    copyIn(UnsafeRawBufferPointer(rebasing: line[0..<length]))
+    var newline: UInt8 = 0x0A
+    withUnsafeBytes(of: &newline) { copyIn($0) }
   }
 
-  private func dropOldest() {
-    guard kept > 0 else { return }
-    head = head + 1 == maximumLines ? 0 : head + 1
-    kept -= 1
-    firstByte = kept == 0 ? nextByte : slots[head].start
+  /// `lines` consecutive lines, each ending in "\n", numbered from `firstSequence`.
+  func append(run bytes: UnsafeRawBufferPointer, lines: Int, firstSequence: UInt64, millis: Int64) {
+    add(
+      Run(
+        firstSequence: firstSequence, millis: millis, byForge: false, start: nextByte, bytes: bytes.count, lines: lines)
+    )
+    copyIn(bytes)
+  }
+
+  /// Counts the run in, drops the runs the bound no longer needs, and makes room for its bytes.
+  private func add(_ run: Run) {
+    runs.append(run)
+    keptLines += run.lines
+    keptTextBytes += run.bytes - run.lines
+    while runs.count - firstRun > 1 {
+      let oldest = runs[firstRun]
+      let newerLines = keptLines - oldest.lines
+      let newerTextBytes = keptTextBytes - (oldest.bytes - oldest.lines)
+      guard newerLines >= maximumLines || newerTextBytes >= maximumBytes else { break }
+      keptLines = newerLines
+      keptTextBytes = newerTextBytes
+      firstRun += 1
+      firstByte = runs[firstRun].start
+    }
+    if firstRun >= 64 && firstRun * 2 >= runs.count {
+      runs.removeFirst(firstRun)
+      firstRun = 0
+    }
+    let needed = nextByte + run.bytes - firstByte
+    if needed > capacity { grow(to: needed) }
+  }
+
+  private func copyIn(_ bytes: UnsafeRawBufferPointer) {
+    guard let source = bytes.baseAddress, let base = storage, bytes.count > 0 else { return }
+    let offset = nextByte & (capacity - 1)
+    let first = min(bytes.count, capacity - offset)
+    Memory.copy(base + offset, source, first)
+    if first < bytes.count { Memory.copy(base, source + first, bytes.count - first) }
+    nextByte += bytes.count
   }
 
   private func grow(to needed: Int) {
     var size = max(capacity * 2, 16 * 1024)
     while size < needed { size *= 2 }
-    size = min(max(size, needed), maximumBytes)
     let bigger = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
     if let base = storage {
       // Re-lay the kept bytes at their absolute positions modulo the new size.
       var position = firstByte
       while position < nextByte {
-        let from = position % capacity
-        let to = position % size
+        let from = position & (capacity - 1)
+        let to = position & (size - 1)
         let run = min(nextByte - position, capacity - from, size - to)
         Memory.copy(bigger + to, base + from, run)
         position += run
@@ -88,25 +123,37 @@ final class LineRing {
 
   /// The kept lines, oldest first, each as contiguous bytes (valid during the call).
   func visit(_ body: (Record, UnsafeRawBufferPointer) -> Void) {
-    guard let base = storage else {
-      for record in ordered() { body(record, UnsafeRawBufferPointer(start: nil, count: 0)) }
-      return
-    }
-    var scratch: [UInt8] = []
-    for record in ordered() {
-      let offset = record.start % capacity
-      if offset + record.length <= capacity {
-        body(record, UnsafeRawBufferPointer(start: base + offset, count: record.length))
-      } else {
-        let first = capacity - offset
-        scratch = Array(UnsafeRawBufferPointer(start: base + offset, count: first))
-        scratch += UnsafeRawBufferPointer(start: base, count: record.length - first)
-        scratch.withUnsafeBytes { body(record, $0) }
+    var lines: [(record: Record, bytes: ArraySlice<UInt8>)] = []
+    for run in runs[firstRun...] {
+      let bytes = contiguous(start: run.start, count: run.bytes)
+      var from = 0
+      for index in 0..<run.lines {
+        let end = bytes[from...].firstIndex(of: 0x0A) ?? bytes.count
+        let record = Record(sequence: run.firstSequence &+ UInt64(index), millis: run.millis, byForge: run.byForge)
+        lines.append((record, bytes[from..<end]))
+        from = min(end + 1, bytes.count)
       }
+    }
+    // The newest lines within both bounds (the newest one always).
+    var first = lines.count
+    var textBytes = 0
+    while first > 0 && lines.count - first < maximumLines {
+      let size = lines[first - 1].bytes.count
+      if first < lines.count && textBytes + size > maximumBytes { break }
+      textBytes += size
+      first -= 1
+    }
+    for (record, bytes) in lines[first...] {
+      bytes.withUnsafeBytes { body(record, $0) }
     }
   }
 
-  private func ordered() -> [Record] {
-    (0..<kept).map { slots[(head + $0) % maximumLines] }
+  private func contiguous(start: Int, count: Int) -> [UInt8] {
+    guard let base = storage, count > 0 else { return [] }
+    let offset = start & (capacity - 1)
+    let first = min(count, capacity - offset)
+    var bytes = Array(UnsafeRawBufferPointer(start: base + offset, count: first))
+    if first < count { bytes += UnsafeRawBufferPointer(start: base, count: count - first) }
+    return bytes
   }
 }

@@ -27,6 +27,12 @@ final class LogHistory {
     ring.append(line, sequence: sequence, millis: millis, byForge: byForge)
   }
 
+  /// Consecutive lines of one process, each ending in "\n": one copy for them all.
+  func record(run bytes: UnsafeRawBufferPointer, lines: Int, in ring: LineRing) {
+    ring.append(run: bytes, lines: lines, firstSequence: sequence &+ 1, millis: millis)
+    sequence &+= UInt64(lines)
+  }
+
   var names: [String] { rings.keys.sorted() }
 
   /// The last `count` lines of the names `matching` accepts, oldest first, rendered.
@@ -47,49 +53,5 @@ final class LogHistory {
     }
     lines.sort { $0.0 < $1.0 }
     for (_, name, record, bytes) in lines { bytes.withUnsafeBytes { render(name, record, $0) } }
-  }
-}
-
-/// How `forge logs` and its followers print a line: the live stream's format, without colour,
-/// with the time the line arrived.
-struct LogRendering {
-  let json: Bool
-  let timestamps: Bool
-  let width: Int
-  /// "web.1  | " per name, rendered once.
-  private let prefixes = PrefixCache()
-
-  init(json: Bool, timestamps: Bool, width: Int) {
-    self.json = json
-    self.timestamps = timestamps
-    self.width = width
-  }
-
-  func render(name: String, millis: Int64, line: UnsafeRawBufferPointer, to out: OutputBuffer) {
-    let seconds = Int(millis / 1000)
-    if json {
-      out.append(Array("{\"time\":\"\(WallTime.rfc3339(seconds, Int(millis % 1000)))\",\"process\":".utf8))
-      out.append(JSONText.escaped(name))
-      out.append(Array(",\"line\":\"".utf8))
-      JSONText.appendEscaped(line, to: out)
-      out.append(Array("\"}\n".utf8))
-      return
-    }
-    if timestamps { out.append(Array((WallTime.localTimeOfDay(seconds) + " ").utf8)) }
-    out.append(prefixes.prefix(for: name, width: width))
-    out.append(line)
-    out.append(0x0A)
-  }
-}
-
-/// Rendered prefixes by name, so a follower's line costs a copy, not a string to build.
-final class PrefixCache {
-  private var rendered: [String: [UInt8]] = [:]
-
-  func prefix(for name: String, width: Int) -> [UInt8] {
-    if let known = rendered[name] { return known }
-    let bytes = Array(name.utf8) + [UInt8](repeating: 0x20, count: max(0, width - name.utf8.count)) + Array(" | ".utf8)
-    rendered[name] = bytes
-    return bytes
   }
 }

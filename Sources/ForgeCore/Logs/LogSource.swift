@@ -8,6 +8,8 @@ struct LogSource {
   let tail: [UInt8]
   /// `"process":"web.1",` for JSON lines.
   let jsonField: [UInt8]
+  /// `lead` and `tail` together, for lines without a timestamp: one copy.
+  let prefix: [UInt8]
 
   init(name: String, width: Int, colour: [UInt8]?) {
     self.name = name
@@ -16,6 +18,7 @@ struct LogSource {
     var tail = Array(name.utf8) + [UInt8](repeating: 0x20, count: padding) + Array(" | ".utf8)
     if colour != nil { tail += Palette.reset }
     self.tail = tail
+    prefix = lead + tail
     jsonField = Array("\"process\":".utf8) + JSONText.escaped(name) + [UInt8(ascii: ",")]
   }
 

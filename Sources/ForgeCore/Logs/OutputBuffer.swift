@@ -62,6 +62,18 @@ final class OutputBuffer {
     count += 1
   }
 
+  /// `prefix`, `line` and "\n", with one bounds check.
+  @inline(__always)
+  func append(line: UnsafeRawBufferPointer, after prefix: [UInt8]) {
+    reserve(prefix.count + line.count + 1)
+    var at = base + tail
+    prefix.withUnsafeBytes { if let bytes = $0.baseAddress { Memory.copy(at, bytes, $0.count) } }
+    at += prefix.count
+    if let source = line.baseAddress { Memory.copy(at, source, line.count) }
+    at.storeBytes(of: 0x0A, toByteOffset: line.count, as: UInt8.self)
+    count += prefix.count + line.count + 1
+  }
+
   /// Drops the first `n` bytes (written out).
   func consume(_ n: Int) {
     precondition(n <= count)

@@ -224,49 +224,65 @@ final class OutputPump {
   /// last line without a newline); true if stdout filled and lines are left.
   @discardableResult
   func emit(_ stream: PipeStream) -> Bool {
-    // The common case, no redaction and no readiness text to look for, in a tight loop:
-    // what every line needs is taken from the stream once.
-    if redactor.isEmpty && stream.readyText == nil {
-      let source = stream.source
-      let ring = stream.ring
-      let counter = stream.counter
-      let following = followers?.hasLineFollowers ?? false
-      while true {
-        while writer.hasRoom {
-          guard let line = stream.assembler.nextLine() else {
-            if !stream.isOpen, let rest = stream.assembler.takeRemainder() { publish(rest, of: stream) }
-            return false
-          }
-          writer.append(line, from: source)
-          history.record(line, in: ring)
-          counter.lines &+= 1
-          counter.bytes &+= UInt64(line.count)
-          if following { followers?.deliver(line, of: source.name, millis: history.millis) }
-        }
-        if writer.flush() == .blocked {
-          pause(waitingWith: stream)
-          return true
-        }
-      }
-    }
+    // The log path. What every line needs is taken from the stream once; readiness text and
+    // secrets leave the tight loop only for the lines that need it; consecutive lines go to
+    // the ring as one run.
+    let source = stream.source
+    let ring = stream.ring
+    let counter = stream.counter
+    let redacting = !redactor.isEmpty
+    let following = followers?.hasLineFollowers ?? false
+    var run = LineRun()
     while true {
       while writer.hasRoom {
         guard let line = stream.assembler.nextLine() else {
+          record(&run, in: ring)
           if !stream.isOpen, let rest = stream.assembler.takeRemainder() { publish(rest, of: stream) }
           return false
         }
-        let readyNow = stream.readyText.map { Memory.contains(line, $0) } ?? false
-        publish(line, of: stream)
-        if readyNow {
-          // After the line itself, so "ready after …" follows the line that made it ready.
-          stream.readyText = nil
-          onReadyLine?(stream)
+        if stream.readyText != nil || (redacting && needsRedaction(line, of: stream)) {
+          record(&run, in: ring)
+          publishWatchingReadiness(line, of: stream)
+          continue
         }
+        writer.append(line, from: source)
+        let whole = !stream.assembler.lastWasPiece
+        if !run.extend(with: line, whole: whole) {
+          record(&run, in: ring)
+          if !run.extend(with: line, whole: whole) { history.record(line, in: ring) }
+        }
+        counter.lines &+= 1
+        counter.bytes &+= UInt64(line.count)
+        if following { followers?.deliver(line, of: source.name, millis: history.millis) }
       }
+      record(&run, in: ring)
       if writer.flush() == .blocked {
         pause(waitingWith: stream)
         return true
       }
+    }
+  }
+
+  private func record(_ run: inout LineRun, in ring: LineRing) {
+    guard run.lines > 0 else { return }
+    history.record(run: run.bytes, lines: run.lines, in: ring)
+    run = LineRun()
+  }
+
+  /// Whether a line must take the slow path for secrets: it holds one, or it is a piece of an
+  /// over-long line (whose end may begin one).
+  private func needsRedaction(_ line: UnsafeRawBufferPointer, of stream: PipeStream) -> Bool {
+    !stream.carry.isEmpty || stream.assembler.lastWasPiece || redactor.redact(line) != nil
+  }
+
+  /// `--ready TYPE=log:TEXT`: the line is published, then, if it holds the text, the stream
+  /// is ready ("ready after …" follows the line that made it so).
+  private func publishWatchingReadiness(_ line: UnsafeRawBufferPointer, of stream: PipeStream) {
+    let readyNow = stream.readyText.map { Memory.contains(line, $0) } ?? false
+    publish(line, of: stream)
+    if readyNow {
+      stream.readyText = nil
+      onReadyLine?(stream)
     }
   }
 

@@ -45,6 +45,12 @@ extension Supervisor {
   /// Before starting: an instance's PORT that something already listens on is named once
   /// (it still starts: an app may share a port with SO_REUSEPORT).
   func warnAboutPortsInUse() {
+    let planned = project.procfile.names.indices.filter { $0 < project.counts.count }.flatMap { index in
+      stride(from: 1, through: project.counts[index], by: 1).map {
+        PortPlan.port(base: project.basePort, typeIndex: index, instance: $0)
+      }
+    }
+    guard planned.contains(where: portMayBeInUse) else { return }
     let listening = listeningSockets()
     guard !listening.isEmpty else { return }
     for (index, name) in project.procfile.names.enumerated() where index < project.counts.count {

@@ -90,6 +90,8 @@ final class Supervisor {
   /// `.forge.state`: written when processes start or exit, removed at a clean exit.
   var statePath: String?
   var stateChanged = false
+  /// Start-up's code pages were handed back (`CodePages`), the first time the loop went idle.
+  var startupPagesReleased = false
   var startTimes: [Int32: UInt64] = [:]
   /// Requested changes whose completion is still to be told in the log.
   var pendingActions: [(FormationMachine) -> String?] = []
@@ -251,7 +253,12 @@ final class Supervisor {
       if options.reportReady { reportIfUp() }
       let events: [Epoll.Event]
       do {
-        events = try loop.wait(timeoutMilliseconds: timeout(now: Clock.now()))
+        let sleep = timeout(now: Clock.now())
+        if !startupPagesReleased && (sleep < 0 || sleep >= 1000) && machine.phase == .running {
+          startupPagesReleased = true
+          CodePages.releaseStartupPages()
+        }
+        events = try loop.wait(timeoutMilliseconds: sleep)
       } catch {
         return emergencyStop(because: "\(error)")
       }

@@ -108,11 +108,14 @@ func writeRaw(_ fd: Int32, _ text: String) {
 
 /// The same for bytes (a stream relayed to stdout); stops when the reader has gone.
 func writeRaw(_ fd: Int32, bytes: [UInt8]) {
+  bytes.withUnsafeBytes { writeRaw(fd, buffer: $0) }
+}
+
+func writeRaw(_ fd: Int32, buffer: UnsafeRawBufferPointer) {
+  guard let base = buffer.baseAddress else { return }
   var offset = 0
-  while offset < bytes.count {
-    let n = bytes.withUnsafeBytes { all in
-      Glibc.write(fd, all.baseAddress! + offset, all.count - offset)
-    }
+  while offset < buffer.count {
+    let n = Glibc.write(fd, base + offset, buffer.count - offset)
     if n > 0 {
       offset += n
     } else if n < 0 && cglibc_errno() == EINTR {

@@ -19,6 +19,35 @@ func isListening(onPort port: Int) -> Bool {
   return false
 }
 
+/// Whether something may hold `port`: binding it on the IPv6 wildcard that also takes IPv4
+/// fails. One bind, no table walk: reading /proc/net/tcp walks the kernel's whole connection
+/// table (about 4 ms per file on a busy host), too slow for every start. A bind that fails
+/// for any reason (a client socket on the port, a port below 1024) says "maybe".
+func portMayBeInUse(_ port: Int) -> Bool {
+  let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+  var raw = socket(AF_INET6, type, 0)
+  if raw < 0 {
+    raw = socket(AF_INET, type, 0)
+    guard raw >= 0 else { return true }
+    defer { close(raw) }
+    var on: Int32 = 1
+    _ = setsockopt(raw, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return cglibc_bind_inet(raw, &address) != 0
+  }
+  defer { close(raw) }
+  var on: Int32 = 1
+  var off: Int32 = 0
+  _ = setsockopt(raw, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+  _ = setsockopt(raw, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, socklen_t(MemoryLayout<Int32>.size))
+  var address = sockaddr_in6()
+  address.sin6_family = sa_family_t(AF_INET6)
+  address.sin6_port = in_port_t(UInt16(port).bigEndian)
+  return cglibc_bind_inet6(raw, &address) != 0
+}
+
 /// Every listening TCP port (IPv4 and IPv6) with its socket's inode, from /proc/net.
 func listeningSockets() -> [Int: UInt64] {
   var found: [Int: UInt64] = [:]
