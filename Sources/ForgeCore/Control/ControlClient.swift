@@ -79,20 +79,19 @@ struct ControlClient {
     if newline + 1 < received.count { received[(newline + 1)...].withUnsafeBytes { output($0) } }
     if untilReply { return reply }
     // The stream itself (all of a busy formation's log with `forge logs -f`): large reads
-    // straight into one buffer, a wait only when there is nothing to read.
+    // straight into one buffer. The wait before each read is in poll(2), where a waiting
+    // client can be seen subscribed.
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 64)
     defer { buffer.deallocate() }
     while true {
+      _ = waitReadable(-1)
       let count: Int?
       do {
         count = try connection.read(into: buffer)
       } catch {
         return reply
       }
-      guard let count else {
-        _ = waitReadable(-1)
-        continue
-      }
+      guard let count else { continue }
       guard count > 0 else { return reply }
       output(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
     }

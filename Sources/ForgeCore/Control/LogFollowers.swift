@@ -23,6 +23,24 @@ final class LogFollowers {
     var lastAccepted = false
     var lastLead: [UInt8] = []
 
+    /// Whether it follows `name`; the answer and the lead are kept for the next line, which
+    /// is most often of the same process.
+    @inline(__always)
+    func takes(_ name: String) -> Bool {
+      if lastName != name {
+        lastName = name
+        lastAccepted = accepts(name)
+        lastLead = rendering.lead(for: name)
+      }
+      return lastAccepted
+    }
+
+    /// Whether its lines of the current name are rendered exactly as forge's stdout renders
+    /// them under `prefix` (asked once per run of lines).
+    func leadIs(_ prefix: [UInt8]) -> Bool {
+      !rendering.json && !rendering.timestamps && lastLead == prefix
+    }
+
     enum Kind {
       case lines
       case events(json: Bool)
@@ -76,13 +94,7 @@ final class LogFollowers {
 
   /// A new line of `name` (an instance, or forge).
   func deliver(_ line: UnsafeRawBufferPointer, of name: String, millis: Int64) {
-    for follower in lineFollowers {
-      if follower.lastName != name {
-        follower.lastName = name
-        follower.lastAccepted = follower.accepts(name)
-        follower.lastLead = follower.rendering.lead(for: name)
-      }
-      guard follower.lastAccepted else { continue }
+    for follower in lineFollowers where follower.takes(name) {
       guard follower.buffer.count + line.count + 256 <= Self.bufferLimit else {
         follower.skipped += 1
         continue
@@ -90,6 +102,47 @@ final class LogFollowers {
       if follower.skipped > 0 { tellSkipped(follower) }
       follower.rendering.render(lead: follower.lastLead, millis: millis, line: line, to: follower.buffer)
       pending = true  // written once per pass of the loop (`flush`), not once per line
+    }
+  }
+
+  /// Consecutive lines of `name`, each ending in "\n" (a run the ring took in one copy):
+  /// one call, and per follower a tight loop, for all of them.
+  /// `rendered` is the same run as forge's stdout got it, under `prefix`: a follower whose lead
+  /// is that prefix (no colour, no time stamps) takes it with one copy.
+  func deliver(
+    run bytes: UnsafeRawBufferPointer, lines: Int, of name: String, millis: Int64,
+    rendered: UnsafeRawBufferPointer?, prefix: [UInt8]
+  ) {
+    guard let base = bytes.baseAddress else { return }
+    for follower in lineFollowers where follower.takes(name) {
+      if let rendered, rendered.count == bytes.count + lines * prefix.count, follower.leadIs(prefix) {
+        if follower.buffer.count + rendered.count + 256 <= Self.bufferLimit {
+          if follower.skipped > 0 { tellSkipped(follower) }
+          follower.buffer.append(rendered)
+        } else {
+          follower.skipped += lines
+        }
+        pending = true
+        continue
+      }
+      let buffer = follower.buffer
+      let rendering = follower.rendering
+      let lead = follower.lastLead
+      var at = 0
+      var left = lines
+      while left > 0 {
+        let length = Memory.find(0x0A, in: base + at, count: bytes.count - at) ?? (bytes.count - at)
+        guard buffer.count + length + 256 <= Self.bufferLimit else {
+          follower.skipped += left
+          break
+        }
+        if follower.skipped > 0 { tellSkipped(follower) }
+        rendering.render(
+          lead: lead, millis: millis, line: UnsafeRawBufferPointer(start: base + at, count: length), to: buffer)
+        at += length + 1
+        left -= 1
+      }
+      pending = true
     }
   }
 

@@ -110,18 +110,22 @@ struct LineRun {
   private var start: UnsafeRawPointer?
   private var end: UnsafeRawPointer?
   private(set) var lines = 0
+  /// How many bytes the output buffer held before the run's first line was rendered into it:
+  /// the run's rendered form is what it holds from there (nothing is written out mid-run).
+  private(set) var renderedFrom = 0
 
   var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: start, count: lines == 0 ? 0 : end! - start!) }
 
   /// Takes `line` if it is whole, ends in "\n" in the buffer and continues the run; false if
   /// the run must be recorded first (or the line cannot be part of one).
   @inline(__always)
-  mutating func extend(with line: UnsafeRawBufferPointer, whole: Bool) -> Bool {
+  mutating func extend(with line: UnsafeRawBufferPointer, whole: Bool, renderedFrom pending: Int) -> Bool {
     guard whole, let base = line.baseAddress, base.load(fromByteOffset: line.count, as: UInt8.self) == 0x0A else {
       return false
     }
     if lines == 0 {
       start = base
+      renderedFrom = pending
     } else if base != end || base + line.count + 1 - start! > Self.limit {
       return false
     }

@@ -78,7 +78,7 @@ final class LineRing {
       let oldest = runs[firstRun]
       let newerLines = keptLines - oldest.lines
       let newerTextBytes = keptTextBytes - (oldest.bytes - oldest.lines)
-      guard newerLines >= maximumLines || newerTextBytes >= maximumBytes else { break }
+      guard newerLines >= maximumLines || newerTextBytes > maximumBytes else { break }
       keptLines = newerLines
       keptTextBytes = newerTextBytes
       firstRun += 1

@@ -236,26 +236,29 @@ final class OutputPump {
     while true {
       while writer.hasRoom {
         guard let line = stream.assembler.nextLine() else {
-          record(&run, in: ring)
+          record(&run, of: stream)
           if !stream.isOpen, let rest = stream.assembler.takeRemainder() { publish(rest, of: stream) }
           return false
         }
         if stream.readyText != nil || (redacting && needsRedaction(line, of: stream)) {
-          record(&run, in: ring)
+          record(&run, of: stream)
           publishWatchingReadiness(line, of: stream)
           continue
         }
+        let pending = writer.pendingCount
         writer.append(line, from: source)
         let whole = !stream.assembler.lastWasPiece
-        if !run.extend(with: line, whole: whole) {
-          record(&run, in: ring)
-          if !run.extend(with: line, whole: whole) { history.record(line, in: ring) }
+        if !run.extend(with: line, whole: whole, renderedFrom: pending) {
+          record(&run, of: stream)
+          if !run.extend(with: line, whole: whole, renderedFrom: pending) {
+            history.record(line, in: ring)
+            if following { followers?.deliver(line, of: source.name, millis: history.millis) }
+          }
         }
         counter.lines &+= 1
         counter.bytes &+= UInt64(line.count)
-        if following { followers?.deliver(line, of: source.name, millis: history.millis) }
       }
-      record(&run, in: ring)
+      record(&run, of: stream)
       if writer.flush() == .blocked {
         pause(waitingWith: stream)
         return true
@@ -263,9 +266,15 @@ final class OutputPump {
     }
   }
 
-  private func record(_ run: inout LineRun, in ring: LineRing) {
+  /// The run goes to the ring and to whoever follows the log, in one call each.
+  private func record(_ run: inout LineRun, of stream: PipeStream) {
     guard run.lines > 0 else { return }
-    history.record(run: run.bytes, lines: run.lines, in: ring)
+    history.record(run: run.bytes, lines: run.lines, in: stream.ring)
+    if let followers, followers.hasLineFollowers {
+      followers.deliver(
+        run: run.bytes, lines: run.lines, of: stream.source.name, millis: history.millis,
+        rendered: writer.rendered(since: run.renderedFrom), prefix: stream.source.prefix)
+    }
     run = LineRun()
   }
 

@@ -40,6 +40,14 @@ final class OutputWriter {
   func rotate(_ path: String, every limit: Int) { sink.rotate(path, every: limit) }
   var pendingCount: Int { buffer.count }
 
+  /// What was rendered since the buffer held `count` bytes, when lines are rendered as
+  /// prefix, line and "\n" (text without time stamps): a follower whose lines look the same
+  /// takes these bytes as they are.
+  func rendered(since count: Int) -> UnsafeRawBufferPointer? {
+    guard formatter.format == .text, !formatter.timestamps, !isBroken, count <= buffer.count else { return nil }
+    return UnsafeRawBufferPointer(rebasing: buffer.bytes[count...])
+  }
+
   /// Whether one more line of the longest kind fits under the high-water mark.
   var hasRoom: Bool {
     buffer.count + 512 + LineAssembler.maximumLine * formatter.worstCaseExpansion <= Self.capacity

@@ -1,11 +1,12 @@
 /// Keeps secret values out of the log: every occurrence of one in a line becomes
 /// `[redacted:KEY]`.
 ///
-/// A multi-pattern search with a sparse filter. Every four-byte window of every secret, at
-/// every offset, is hashed into a 256 Kibit filter (32 KiB, resident in the L1 cache). A line
-/// is probed only every `stride` bytes, `stride` being the shortest secret's length minus 3:
-/// any occurrence of a secret then covers a probed window. Only a probe that passes the
-/// filter looks up the window's exact candidates (secret, offset) and compares them. With
+/// A multi-pattern search with a sparse filter. A line is probed only every `stride` bytes,
+/// `stride` being the shortest secret's length minus 3: exactly one probe then falls in the
+/// first `stride` bytes of any occurrence of a secret. So the four-byte windows of every
+/// secret at those offsets are hashed into a 256 Kibit filter (32 KiB, resident in the L1
+/// cache), and only a probe that passes it looks up the window's exact candidates (secret,
+/// offset) and compares them. With
 /// secrets of 16 bytes or more that is 8 probes for a 100-byte line, whatever the number of
 /// secrets, and a line without a match is passed through untouched (no copy). Nothing is
 /// allocated when there are no secrets.
@@ -47,10 +48,12 @@ final class Redactor {
     secrets.sort { $0.value.count > $1.value.count }
     longest = secrets[0].value.count
     stride = secrets[secrets.count - 1].value.count - 3
+    // Probes fall every `stride` bytes, so exactly one falls in the first `stride` bytes of
+    // any occurrence: only the windows at those offsets can be probed, and only they are kept.
     var byWindow: [UInt32: [Candidate]] = [:]
     for (index, secret) in secrets.enumerated() {
       secret.value.withUnsafeBytes { bytes in
-        for offset in 0...(bytes.count - 4) {
+        for offset in 0..<stride {
           let window = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
           byWindow[window, default: []].append(Candidate(secret: index, offset: offset))
         }
@@ -89,12 +92,13 @@ final class Redactor {
   @inline(__always)
   func redact(_ line: UnsafeRawBufferPointer) -> [UInt8]? {
     guard let filter, line.count >= Self.shortestValue, let base = line.baseAddress else { return nil }
+    let step = stride
     var i = 0
     let lastStart = line.count - 4
     while i <= lastStart {
       let hash = Self.hash(base.loadUnaligned(fromByteOffset: i, as: UInt32.self))
       if filter[hash >> 6] & (1 << UInt64(hash & 63)) != 0 { return redact(line, passedAt: i) }
-      i &+= stride
+      i &+= step
     }
     return nil
   }
