@@ -116,13 +116,7 @@ final class LogFollowers {
     guard let base = bytes.baseAddress else { return }
     for follower in lineFollowers where follower.takes(name) {
       if let rendered, rendered.count == bytes.count + lines * prefix.count, follower.leadIs(prefix) {
-        if follower.buffer.count + rendered.count + 256 <= Self.bufferLimit {
-          if follower.skipped > 0 { tellSkipped(follower) }
-          follower.buffer.append(rendered)
-        } else {
-          follower.skipped += lines
-        }
-        pending = true
+        take(rendered, lines: lines, into: follower)
         continue
       }
       let buffer = follower.buffer
@@ -144,6 +138,27 @@ final class LogFollowers {
       }
       pending = true
     }
+  }
+
+  /// Rendered lines, as many whole ones as the follower's buffer has room for; the rest are
+  /// counted as skipped (so a line that does not fit is never followed by one that does,
+  /// within the run, as line by line).
+  private func take(_ rendered: UnsafeRawBufferPointer, lines: Int, into follower: Follower) {
+    pending = true
+    if follower.skipped > 0 && follower.buffer.count + 64 <= Self.bufferLimit { tellSkipped(follower) }
+    let room = Self.bufferLimit - 256 - follower.buffer.count
+    if rendered.count <= room {
+      follower.buffer.append(rendered)
+      return
+    }
+    guard room > 0, let cut = rendered[0..<room].lastIndex(of: 0x0A) else {
+      follower.skipped += lines
+      return
+    }
+    let fitting = UnsafeRawBufferPointer(rebasing: rendered[0...cut])
+    let taken = fitting.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+    follower.buffer.append(fitting)
+    follower.skipped += lines - taken
   }
 
   /// Whether lines wait to be written.

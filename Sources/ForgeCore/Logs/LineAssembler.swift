@@ -77,6 +77,19 @@ final class LineAssembler {
     return UnsafeRawBufferPointer(start: line, count: Self.maximumLine)
   }
 
+  /// The bytes received and not yet handed out, for the log path's bulk step; `advance`
+  /// then takes the whole lines it used.
+  var unread: UnsafeRawBufferPointer {
+    guard let base = storage else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+    return UnsafeRawBufferPointer(start: base + start, count: end - start)
+  }
+
+  func advance(by count: Int) {
+    precondition(count >= 0 && start + count <= end)
+    start += count
+    lastWasPiece = false
+  }
+
   /// At end of input: whatever is left, as a final line without "\n".
   func takeRemainder() -> UnsafeRawBufferPointer? {
     guard let base = storage, end > start else { return nil }

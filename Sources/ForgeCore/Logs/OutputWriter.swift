@@ -61,6 +61,16 @@ final class OutputWriter {
     formatter.append(line, from: source, to: buffer)
   }
 
+  /// The bulk step of the log path (see `OutputBuffer.appendLines`), when lines are rendered
+  /// as prefix, line and "\n" (text without time stamps) and stdout works; (0, 0) otherwise,
+  /// and the lines take the line-by-line path.
+  func appendLines(_ bytes: UnsafeRawBufferPointer, from source: LogSource, budget: Int) -> (taken: Int, lines: Int) {
+    guard !isBroken, formatter.format == .text, !formatter.timestamps else { return (0, 0) }
+    return buffer.appendLines(
+      bytes, prefix: source.prefix, longest: LineAssembler.maximumLine,
+      limit: Self.capacity - 512 - LineAssembler.maximumLine * formatter.worstCaseExpansion, budget: budget)
+  }
+
   /// forge's own messages are accepted above the high-water mark, up to `messageAllowance`
   /// more: they are short, and a stop's story must not be lost. Past that (a crash loop while
   /// stdout is stuck) they are counted, and the count is told once stdout moves again.

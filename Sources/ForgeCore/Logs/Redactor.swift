@@ -91,13 +91,22 @@ final class Redactor {
   /// The line with secrets replaced, or nil when it holds none.
   @inline(__always)
   func redact(_ line: UnsafeRawBufferPointer) -> [UInt8]? {
-    guard let filter, line.count >= Self.shortestValue, let base = line.baseAddress else { return nil }
+    guard let first = firstSuspect(in: line) else { return nil }
+    return redact(line, passedAt: first)
+  }
+
+  /// Where in `bytes` (many lines) the first probe passes the filter, if anywhere: every line
+  /// that ends before it holds no secret, since any occurrence has a probe inside it. For
+  /// the log path's bulk step; the line it falls in takes the line-by-line path.
+  @inline(__always)
+  func firstSuspect(in bytes: UnsafeRawBufferPointer) -> Int? {
+    guard let filter, bytes.count >= Self.shortestValue, let base = bytes.baseAddress else { return nil }
     let step = stride
     var i = 0
-    let lastStart = line.count - 4
+    let lastStart = bytes.count - 4
     while i <= lastStart {
       let hash = Self.hash(base.loadUnaligned(fromByteOffset: i, as: UInt32.self))
-      if filter[hash >> 6] & (1 << UInt64(hash & 63)) != 0 { return redact(line, passedAt: i) }
+      if filter[hash >> 6] & (1 << UInt64(hash & 63)) != 0 { return i }
       i &+= step
     }
     return nil

@@ -12,6 +12,35 @@ struct ChildProcess: Equatable {
   var label: String { "\(pid) (\(command))" }
 
   static func list(parent: Int32 = getpid()) -> [ChildProcess] {
+    guard let pids = childPIDs(of: parent) else { return scan(parent: parent) }
+    return pids.sorted().compactMap { pid in
+      guard let stat = try? Files.read("/proc/\(pid)/stat"), let child = parse(stat: stat, pid: pid),
+        child.parent == parent, !child.zombie
+      else { return nil }
+      return ChildProcess(pid: pid, group: child.group, command: child.command)
+    }
+  }
+
+  /// The children of every thread of `parent`, from /proc/PID/task/TID/children: a file or
+  /// two, where walking /proc reads the stat of every process on the host. nil where the
+  /// kernel lacks those files (CONFIG_PROC_CHILDREN).
+  private static func childPIDs(of parent: Int32) -> [Int32]? {
+    guard let tasks = opendir("/proc/\(parent)/task") else { return nil }
+    defer { closedir(tasks) }
+    var pids: [Int32] = []
+    while let entry = readdir(tasks) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      guard Int32(name) != nil else { continue }
+      guard let listed = try? Files.read("/proc/\(parent)/task/\(name)/children") else { return nil }
+      pids += listed.split(separator: 0x20).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+    }
+    return pids
+  }
+
+  /// Every process whose parent is `parent`, by walking /proc.
+  private static func scan(parent: Int32) -> [ChildProcess] {
     guard let directory = opendir("/proc") else { return [] }
     defer { closedir(directory) }
     var children: [ChildProcess] = []
