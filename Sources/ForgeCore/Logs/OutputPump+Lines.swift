@@ -62,9 +62,9 @@ extension OutputPump {
     while true {
       var unread = stream.assembler.unread
       if !redactor.isEmpty {
-        // Only the lines before the first place a secret may be, and no more than the
-        // step takes (so the search does not run far ahead of it).
-        unread = UnsafeRawBufferPointer(rebasing: unread[0..<min(unread.count, LineRun.limit + 4096)])
+        // Only the lines before the first place a secret may be, within one step's budget
+        // (so no byte is searched twice but at a step's boundary).
+        unread = UnsafeRawBufferPointer(rebasing: unread[0..<min(unread.count, LineRun.limit)])
         if let suspect = redactor.firstSuspect(in: unread) {
           unread = UnsafeRawBufferPointer(rebasing: unread[0..<suspect])
         }
