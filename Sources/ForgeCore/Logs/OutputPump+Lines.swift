@@ -14,7 +14,7 @@ extension OutputPump {
     let redacting = !redactor.isEmpty
     let following = followers?.hasLineFollowers ?? false
     var run = LineRun()
-    let bulk = !stream.assembler.stripsCarriageReturn
+    let bulk = !stream.assembler.stripsCarriageReturn && writer.rendersInBulk
     while true {
       while writer.hasRoom {
         if bulk && stream.readyText == nil && stream.carry.isEmpty {

@@ -44,7 +44,7 @@ final class OutputWriter {
   /// prefix, line and "\n" (text without time stamps): a follower whose lines look the same
   /// takes these bytes as they are.
   func rendered(since count: Int) -> UnsafeRawBufferPointer? {
-    guard formatter.format == .text, !formatter.timestamps, !isBroken, count <= buffer.count else { return nil }
+    guard rendersInBulk, count <= buffer.count else { return nil }
     return UnsafeRawBufferPointer(rebasing: buffer.bytes[count...])
   }
 
@@ -61,11 +61,15 @@ final class OutputWriter {
     formatter.append(line, from: source, to: buffer)
   }
 
+  /// Whether lines are rendered as prefix, line and "\n" (text without time stamps) to a
+  /// working stdout: then the log path takes them in bulk.
+  var rendersInBulk: Bool { !isBroken && formatter.format == .text && !formatter.timestamps }
+
   /// The bulk step of the log path (see `OutputBuffer.appendLines`), when lines are rendered
   /// as prefix, line and "\n" (text without time stamps) and stdout works; (0, 0) otherwise,
   /// and the lines take the line-by-line path.
   func appendLines(_ bytes: UnsafeRawBufferPointer, from source: LogSource, budget: Int) -> (taken: Int, lines: Int) {
-    guard !isBroken, formatter.format == .text, !formatter.timestamps else { return (0, 0) }
+    guard rendersInBulk else { return (0, 0) }
     return buffer.appendLines(
       bytes, prefix: source.prefix, longest: LineAssembler.maximumLine,
       limit: Self.capacity - 512 - LineAssembler.maximumLine * formatter.worstCaseExpansion, budget: budget)
