@@ -54,7 +54,6 @@ FILL_BYTES = LINE_BYTES - HEAD_BYTES - 1
 
 
 @dataclass(frozen=True)
-
 class Plan:
     """How much work each workload does; --quick shrinks everything."""
 
