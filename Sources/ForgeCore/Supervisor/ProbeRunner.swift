@@ -73,7 +73,7 @@ final class ProbeRunner {
     var chunk = [UInt8](repeating: 0, count: 512)
     let count = (try? probe.output.read(into: &chunk)) ?? 0
     let said =
-      String(decoding: chunk[0..<(count ?? 0)], as: UTF8.self).trimmingBlanks()
+      String(decoding: chunk[0..<count], as: UTF8.self).trimmingBlanks()
       .split(separator: "\n").last.map(String.init) ?? ""
     let ok = status == .exited(0)
     var detail: String
