@@ -139,4 +139,14 @@ static inline char **cglibc_environ(void) { return environ; }
 // mapping), for CodePages.
 static inline const void *cglibc_code_address(void) { return (const void *)&cglibc_code_address; }
 
+// Lowers this process's own scheduling priority (raises its nice value by `increment`).
+#include <sys/resource.h>
+static inline int cglibc_lower_own_priority(int increment) {
+  errno = 0;
+  int current = getpriority(PRIO_PROCESS, 0);
+  if (current == -1 && errno != 0) return -1;
+  int wanted = current + increment > 19 ? 19 : current + increment;
+  return setpriority(PRIO_PROCESS, 0, wanted);
+}
+
 #endif

@@ -151,6 +151,7 @@ enum ClientCommands {
       request = .logs(targets: invocation.parsed.positionals, lines: lines, follow: options.has("follow"), json: json)
     }
     let client = try connect(invocation)
+    if command == "events" || options.has("follow") { Scheduling.yieldToFormation() }
     let reply: JSONValue
     switch streamReply(client, request) {
     case .success(let value): reply = value
