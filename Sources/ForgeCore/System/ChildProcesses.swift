@@ -25,15 +25,10 @@ struct ChildProcess: Equatable {
   /// two, where walking /proc reads the stat of every process on the host. nil where the
   /// kernel lacks those files (CONFIG_PROC_CHILDREN).
   private static func childPIDs(of parent: Int32) -> [Int32]? {
-    guard let tasks = opendir("/proc/\(parent)/task") else { return nil }
-    defer { closedir(tasks) }
+    guard let tasks = Files.entries(in: "/proc/\(parent)/task") else { return nil }
     var pids: [Int32] = []
-    while let entry = readdir(tasks) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-      }
-      guard Int32(name) != nil else { continue }
-      guard let listed = try? Files.read("/proc/\(parent)/task/\(name)/children") else { return nil }
+    for task in tasks {
+      guard let listed = try? Files.read("/proc/\(parent)/task/\(task.name)/children") else { return nil }
       pids += listed.split(separator: 0x20).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
     }
     return pids
@@ -41,15 +36,9 @@ struct ChildProcess: Equatable {
 
   /// Every process whose parent is `parent`, by walking /proc.
   private static func scan(parent: Int32) -> [ChildProcess] {
-    guard let directory = opendir("/proc") else { return [] }
-    defer { closedir(directory) }
     var children: [ChildProcess] = []
-    while let entry = readdir(directory) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-      }
-      guard let pid = Int32(name), pid > 1,
-        let stat = try? Files.read("/proc/\(pid)/stat"), let child = parse(stat: stat, pid: pid)
+    for pid in Files.processIDs() {
+      guard pid > 1, let stat = try? Files.read("/proc/\(pid)/stat"), let child = parse(stat: stat, pid: pid)
       else { continue }
       if child.parent == parent && !child.zombie {
         children.append(ChildProcess(pid: pid, group: child.group, command: child.command))

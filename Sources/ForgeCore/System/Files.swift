@@ -29,39 +29,40 @@ enum Files {
     return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : "/proc/self/exe"
   }
 
-  /// What a secrets directory holds: every entry but the hidden ones (a Kubernetes secret
-  /// volume's `..data` links), sorted; nil if it cannot be read. An entry that is not a readable
-  /// regular file then fails as bad input, naming it, rather than being skipped.
-  static func visibleEntries(in directory: String) -> [String]? {
+  /// The entries of a directory but "." and "..", each with whether it is a directory (as
+  /// the file system's d_type says); nil if it cannot be opened.
+  static func entries(in directory: String) -> [(name: String, isDirectory: Bool)]? {
     guard let handle = opendir(directory) else { return nil }
     defer { closedir(handle) }
-    var names: [String] = []
+    var entries: [(String, Bool)] = []
     while let entry = readdir(handle) {
       let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
         String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
       }
-      if !name.hasPrefix(".") { names.append(name) }
+      if name != "." && name != ".." { entries.append((name, entry.pointee.d_type == UInt8(DT_DIR))) }
     }
-    return names.sorted()
+    return entries
+  }
+
+  /// Every process id in /proc (those of this PID namespace).
+  static func processIDs() -> [Int32] {
+    (entries(in: "/proc") ?? []).compactMap { Int32($0.name) }
+  }
+
+  /// What a secrets directory holds: every entry but the hidden ones (a Kubernetes secret
+  /// volume's `..data` links), sorted; nil if it cannot be read. An entry that is not a readable
+  /// regular file then fails as bad input, naming it, rather than being skipped.
+  static func visibleEntries(in directory: String) -> [String]? {
+    entries(in: directory)?.map(\.name).filter { !$0.hasPrefix(".") }.sorted()
   }
 
   /// The names of the regular files in a directory (symbolic links followed, as Kubernetes
   /// secret volumes use them), sorted; nil if it cannot be read.
   static func regularFiles(in directory: String) -> [String]? {
-    guard let handle = opendir(directory) else { return nil }
-    defer { closedir(handle) }
-    var names: [String] = []
-    while let entry = readdir(handle) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-      }
+    entries(in: directory)?.map(\.name).filter { name in
       var info = stat()
-      guard !name.hasPrefix("."), stat(directory + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-        continue
-      }
-      names.append(name)
-    }
-    return names.sorted()
+      return !name.hasPrefix(".") && stat(directory + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }.sorted()
   }
 
   /// Configuration (a Procfile, an env file, a secret): a regular file of at most `limit`

@@ -63,15 +63,8 @@ func listDirectories(under root: String, skip: (String) -> Bool) -> [String] {
   while let relative = pending.popLast() {
     found.append(relative)
     let path = relative.isEmpty ? root : root + "/" + relative
-    guard let directory = opendir(path) else { continue }
-    defer { closedir(directory) }
-    while let entry = readdir(directory) {
-      guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-      }
-      if name == "." || name == ".." || skip(name) { continue }
-      pending.append(relative.isEmpty ? name : relative + "/" + name)
+    for entry in Files.entries(in: path) ?? [] where entry.isDirectory && !skip(entry.name) {
+      pending.append(relative.isEmpty ? entry.name : relative + "/" + entry.name)
     }
   }
   return found

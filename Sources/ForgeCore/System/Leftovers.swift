@@ -34,13 +34,8 @@ enum Leftovers {
   static func find(_ state: StateFile) -> [Leftover] {
     let groups = Dictionary(state.entries.map { ($0.group, $0) }, uniquingKeysWith: { a, _ in a })
     var members: [Int32: [(Int32, String, UInt64)]] = [:]
-    guard let directory = opendir("/proc") else { return [] }
-    defer { closedir(directory) }
-    while let item = readdir(directory) {
-      let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-      }
-      guard let pid = Int32(name), let stat = try? Files.read("/proc/\(pid)/stat"),
+    for pid in Files.processIDs() {
+      guard let stat = try? Files.read("/proc/\(pid)/stat"),
         let fields = ProcessStats.fields(of: stat), fields.count > 19, let group = Int32(fields[2]),
         groups[group] != nil, fields[0] != "Z", let start = UInt64(fields[19])
       else { continue }

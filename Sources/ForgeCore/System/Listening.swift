@@ -4,19 +4,7 @@ import Glibc
 /// Whether something listens on a TCP port (IPv4 or IPv6, any address), read from
 /// /proc/net/tcp and /proc/net/tcp6: no connection is made, so the app never sees a probe.
 func isListening(onPort port: Int) -> Bool {
-  for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-    guard let bytes = try? Files.read(table) else { continue }
-    for line in bytes.split(separator: 0x0A).dropFirst() {
-      // "  0: 0100007F:1388 00000000:0000 0A …": local address:port (hex), remote, state.
-      let fields = line.split(separator: 0x20)
-      guard fields.count > 3, fields[3].elementsEqual("0A".utf8),
-        let colon = fields[1].lastIndex(of: UInt8(ascii: ":")),
-        let local = Int(String(decoding: fields[1][(colon + 1)...], as: UTF8.self), radix: 16)
-      else { continue }
-      if local == port { return true }
-    }
-  }
-  return false
+  listeningSockets()[port] != nil
 }
 
 /// Whether something may hold `port`: binding it on the IPv6 wildcard that also takes IPv4
@@ -24,28 +12,15 @@ func isListening(onPort port: Int) -> Bool {
 /// table (about 4 ms per file on a busy host), too slow for every start. A bind that fails
 /// for any reason (a client socket on the port, a port below 1024) says "maybe".
 func portMayBeInUse(_ port: Int) -> Bool {
-  let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-  var raw = socket(AF_INET6, type, 0)
-  if raw < 0 {
-    raw = socket(AF_INET, type, 0)
-    guard raw >= 0 else { return true }
-    defer { close(raw) }
-    var on: Int32 = 1
-    _ = setsockopt(raw, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    return cglibc_bind_inet(raw, &address) != 0
+  do {
+    _ = try ListenAddress.bind(family: AF_INET6, address: "::", port: port, dualStack: true)
+    return false
+  } catch  where error.operation == "socket" {
+    // No IPv6 here: the IPv4 wildcard alone.
+    return (try? ListenAddress.bind(family: AF_INET, address: "0.0.0.0", port: port)) == nil
+  } catch {
+    return true
   }
-  defer { close(raw) }
-  var on: Int32 = 1
-  var off: Int32 = 0
-  _ = setsockopt(raw, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-  _ = setsockopt(raw, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, socklen_t(MemoryLayout<Int32>.size))
-  var address = sockaddr_in6()
-  address.sin6_family = sa_family_t(AF_INET6)
-  address.sin6_port = in_port_t(UInt16(port).bigEndian)
-  return cglibc_bind_inet6(raw, &address) != 0
 }
 
 /// Every listening TCP port (IPv4 and IPv6) with its socket's inode, from /proc/net.
@@ -68,21 +43,11 @@ func listeningSockets() -> [Int: UInt64] {
 
 /// The process holding a socket (by inode), where /proc lets forge see it: (pid, command).
 func socketHolder(inode: UInt64) -> (pid: Int32, command: String)? {
-  guard let directory = opendir("/proc") else { return nil }
-  defer { closedir(directory) }
   let wanted = "socket:[\(inode)]"
-  while let entry = readdir(directory) {
-    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-    }
-    guard let pid = Int32(name), let fds = opendir("/proc/\(pid)/fd") else { continue }
-    defer { closedir(fds) }
-    while let fd = readdir(fds) {
-      let number = withUnsafeBytes(of: fd.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-      }
+  for pid in Files.processIDs() {
+    for descriptor in Files.entries(in: "/proc/\(pid)/fd") ?? [] {
       var target = [CChar](repeating: 0, count: 64)
-      let n = readlink("/proc/\(pid)/fd/\(number)", &target, target.count - 1)
+      let n = readlink("/proc/\(pid)/fd/\(descriptor.name)", &target, target.count - 1)
       guard n > 0, String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == wanted else {
         continue
       }

@@ -14,14 +14,10 @@ enum ProcessStats {
 
   /// Usage summed per process group, for the groups asked about; one pass over /proc.
   static func usage(ofGroups groups: Set<Int32>) -> [Int32: GroupUsage] {
-    guard !groups.isEmpty, let directory = opendir("/proc") else { return [:] }
-    defer { closedir(directory) }
+    guard !groups.isEmpty else { return [:] }
     var result: [Int32: GroupUsage] = [:]
-    while let entry = readdir(directory) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-      }
-      guard let pid = Int32(name), let stat = try? Files.read("/proc/\(pid)/stat"),
+    for pid in Files.processIDs() {
+      guard let stat = try? Files.read("/proc/\(pid)/stat"),
         let fields = fields(of: stat), fields.count > 21, let group = Int32(fields[2]), groups.contains(group)
       else { continue }
       var usage = result[group] ?? GroupUsage()

@@ -34,33 +34,47 @@ enum ListenAddress: Equatable, Sendable {
 
   /// Binds and listens, non-blocking and close-on-exec.
   func listen() throws(SystemError) -> FileDescriptor {
+    let fd: FileDescriptor
     switch self {
     case .unix(let path):
       if UnixSocket.isSocket(path) { UnixSocket.remove(path) }
       return try UnixSocket.listen(path)
-    case .inet(let address, let port):
-      let fd = try Self.socket(AF_INET)
-      var socketAddress = sockaddr_in()
-      socketAddress.sin_family = sa_family_t(AF_INET)
-      socketAddress.sin_port = in_port_t(UInt16(port).bigEndian)
-      guard inet_pton(AF_INET, address, &socketAddress.sin_addr) == 1 else {
-        throw SystemError(operation: "metrics address", errno: EINVAL, path: address)
+    case .inet(let address, let port): fd = try Self.bind(family: AF_INET, address: address, port: port)
+    case .inet6(let address, let port): fd = try Self.bind(family: AF_INET6, address: address, port: port)
+    }
+    _ = try retryingEINTR("listen") { Glibc.listen(fd.raw, 64) }
+    return fd
+  }
+
+  /// A TCP socket of `family` (non-blocking, close-on-exec, SO_REUSEADDR) bound to
+  /// `address`:`port`; with `dualStack`, an IPv6 socket that takes IPv4 too.
+  static func bind(family: Int32, address: String, port: Int, dualStack: Bool = false) throws(SystemError)
+    -> FileDescriptor
+  {
+    let fd = try socket(family)
+    let named = family == AF_INET6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+    if family == AF_INET6 {
+      if dualStack {
+        var off: Int32 = 0
+        _ = setsockopt(fd.raw, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, socklen_t(MemoryLayout<Int32>.size))
       }
-      _ = try retryingEINTR("bind", path: description) { cglibc_bind_inet(fd.raw, &socketAddress) }
-      _ = try retryingEINTR("listen") { Glibc.listen(fd.raw, 64) }
-      return fd
-    case .inet6(let address, let port):
-      let fd = try Self.socket(AF_INET6)
       var socketAddress = sockaddr_in6()
       socketAddress.sin6_family = sa_family_t(AF_INET6)
       socketAddress.sin6_port = in_port_t(UInt16(port).bigEndian)
       guard inet_pton(AF_INET6, address, &socketAddress.sin6_addr) == 1 else {
-        throw SystemError(operation: "metrics address", errno: EINVAL, path: address)
+        throw SystemError(operation: "address", errno: EINVAL, path: address)
       }
-      _ = try retryingEINTR("bind", path: description) { cglibc_bind_inet6(fd.raw, &socketAddress) }
-      _ = try retryingEINTR("listen") { Glibc.listen(fd.raw, 64) }
-      return fd
+      _ = try retryingEINTR("bind", path: named) { cglibc_bind_inet6(fd.raw, &socketAddress) }
+    } else {
+      var socketAddress = sockaddr_in()
+      socketAddress.sin_family = sa_family_t(AF_INET)
+      socketAddress.sin_port = in_port_t(UInt16(port).bigEndian)
+      guard inet_pton(AF_INET, address, &socketAddress.sin_addr) == 1 else {
+        throw SystemError(operation: "address", errno: EINVAL, path: address)
+      }
+      _ = try retryingEINTR("bind", path: named) { cglibc_bind_inet(fd.raw, &socketAddress) }
     }
+    return fd
   }
 
   private static func socket(_ family: Int32) throws(SystemError) -> FileDescriptor {
