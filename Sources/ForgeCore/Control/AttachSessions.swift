@@ -141,23 +141,19 @@ final class AttachSessions {
   }
 
   private func flush(_ session: Session) {
-    while session.outbound.count > 0 {
-      let result: Int?
-      do {
-        result = try session.fd.write(session.outbound.bytes)
-      } catch {
-        drop(session)
-        return
+    switch session.fd.writeWithoutBlocking(session.outbound) {
+    case .failed:
+      drop(session)
+      return
+    case .wouldBlock:
+      if !session.watchingOutput {
+        session.watchingOutput = true
+        loop.remove(session.fd.raw)
+        if (try? loop.add(session.fd.raw, events: Epoll.output, token: session.token)) == nil { drop(session) }
       }
-      guard let n = result else {
-        if !session.watchingOutput {
-          session.watchingOutput = true
-          loop.remove(session.fd.raw)
-          if (try? loop.add(session.fd.raw, events: Epoll.output, token: session.token)) == nil { drop(session) }
-        }
-        return
-      }
-      session.outbound.consume(n)
+      return
+    case .done:
+      break
     }
     if session.closing {
       drop(session)

@@ -176,24 +176,23 @@ final class ControlSession {
   }
 
   private func writeReply(_ client: ControlConnection) {
-    while !client.reply.isEmpty {
-      let result: Int?
+    var written = 0
+    let outcome = client.fd.writeWithoutBlocking(client.reply, from: &written)
+    client.reply.removeFirst(written)
+    switch outcome {
+    case .failed:
+      drop(client)  // the client went away
+      return
+    case .wouldBlock:
+      loop.remove(client.fd.raw)
       do {
-        result = try client.fd.write(array: client.reply)
+        try loop.add(client.fd.raw, events: Epoll.output, token: client.token)
       } catch {
-        drop(client)  // the client went away
-        return
+        drop(client)  // cannot wait for it: the client gets EOF rather than hang
       }
-      guard let n = result else {
-        loop.remove(client.fd.raw)
-        do {
-          try loop.add(client.fd.raw, events: Epoll.output, token: client.token)
-        } catch {
-          drop(client)  // cannot wait for it: the client gets EOF rather than hang
-        }
-        return
-      }
-      client.reply.removeFirst(n)
+      return
+    case .done:
+      break
     }
     loop.remove(client.fd.raw)
     if client.waitsForExit {

@@ -132,23 +132,13 @@ final class HTTPServer {
   }
 
   private func write(_ connection: Connection) {
-    while connection.written < connection.response.count {
-      let remaining = Array(connection.response[connection.written...])
-      let result: Int?
-      do {
-        result = try connection.fd.write(array: remaining)
-      } catch {
-        drop(connection)
-        return
-      }
-      guard let n = result else {
-        loop.remove(connection.fd.raw)
-        if (try? loop.add(connection.fd.raw, events: Epoll.output, token: connection.token)) == nil { drop(connection) }
-        return
-      }
-      connection.written += n
+    switch connection.fd.writeWithoutBlocking(connection.response, from: &connection.written) {
+    case .wouldBlock:
+      loop.remove(connection.fd.raw)
+      if (try? loop.add(connection.fd.raw, events: Epoll.output, token: connection.token)) == nil { drop(connection) }
+    case .done, .failed:
+      drop(connection)
     }
-    drop(connection)
   }
 
   private func drop(_ connection: Connection) {

@@ -204,26 +204,22 @@ final class LogFollowers {
   }
 
   private func write(_ follower: Follower) {
-    while follower.buffer.count > 0 {
-      let result: Int?
-      do {
-        result = try follower.fd.write(follower.buffer.bytes)
-      } catch {
-        drop(follower)  // the client went away
-        return
-      }
-      guard let n = result else {
-        if !follower.watching {
-          follower.watching = true
-          do {
-            try loop.add(follower.fd.raw, events: Epoll.output, token: follower.token)
-          } catch {
-            drop(follower)
-          }
+    switch follower.fd.writeWithoutBlocking(follower.buffer) {
+    case .failed:
+      drop(follower)  // the client went away
+      return
+    case .wouldBlock:
+      if !follower.watching {
+        follower.watching = true
+        do {
+          try loop.add(follower.fd.raw, events: Epoll.output, token: follower.token)
+        } catch {
+          drop(follower)
         }
-        return
       }
-      follower.buffer.consume(n)
+      return
+    case .done:
+      break
     }
     if follower.watching {
       follower.watching = false
