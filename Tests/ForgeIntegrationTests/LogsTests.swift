@@ -177,6 +177,44 @@ final class LogsTests: ForgeControlTestCase {
   }
 
   func testASlowFollowerLosesLinesAndIsToldHowManyWhileTheFormationRunsAtFullSpeed() throws {
+    try slowFollower(json: false)
+  }
+
+  /// The same in JSON: every line the follower gets is a JSON object, the marker too (a line
+  /// of forge's with the count as a number), so a JSON-lines reader never meets plain text.
+  func testASlowJSONFollowerIsToldHowManyLinesItLostInJSON() throws {
+    try slowFollower(json: true)
+  }
+
+  /// What a follower's output line is: a line of a process (its text), `… N lines skipped`
+  /// (N), or neither.
+  private enum FollowedLine {
+    case text(String)
+    case skipped(Int)
+    case other
+
+    init(_ line: String, json: Bool) {
+      if json {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+          self = .other
+          return
+        }
+        if let count = object["skipped"] as? Int {
+          self = object["line"] as? String == "… \(count) lines skipped" ? .skipped(count) : .other
+        } else {
+          self = (object["line"] as? String).map(FollowedLine.text) ?? .other
+        }
+        return
+      }
+      if line.hasPrefix("… "), line.hasSuffix(" lines skipped"), let count = Int(line.dropFirst(2).prefix { $0.isNumber }) {
+        self = .skipped(count)
+      } else {
+        self = LogLine(line).map { .text($0.text) } ?? .other
+      }
+    }
+  }
+
+  private func slowFollower(json: Bool) throws {
     // 4 MB, then (once the follower is stuck for good) 1.25 MB more: far beyond its 1 MiB. The
     // last line is longer than the others, so where they no longer fit, it does not either.
     func flood(_ range: ClosedRange<Int>) -> String {
@@ -195,7 +233,7 @@ final class LogsTests: ForgeControlTestCase {
     // Nobody reads the follower's own stdout until resumed: it fills up, then the follower stops
     // reading forge. Subscribed: it waits for forge (in poll), and forge has served a request
     // made after it.
-    let follower = try launch(["logs", "-f", "-n", "1", "web"], in: project, stdout: .pausedPipe)
+    let follower = try launch(["logs", "-f", "-n", "1", "web"] + (json ? ["--json"] : []), in: project, stdout: .pausedPipe)
     XCTAssertTrue(eventually(timeout: 5) { ProcFS.waitChannel(follower.pid).contains("poll") }, follower.transcript())
     _ = try processTable(in: project)
 
@@ -213,22 +251,36 @@ final class LogsTests: ForgeControlTestCase {
     follower.stdout.resume()
     var accounted = 0
     _ = try follower.waitForLines("the flood received or counted as skipped", timeout: 5) { line in
-      if let text = LogLine(line)?.text, text.hasPrefix("flood 0") || text.hasPrefix("flood done") {
-        accounted += 1
-      } else if line.hasPrefix("… "), line.hasSuffix(" lines skipped") {
-        accounted += Int(line.dropFirst(2).prefix { $0.isNumber }) ?? 0
+      switch FollowedLine(line, json: json) {
+      case .text(let text) where text.hasPrefix("flood 0") || text.hasPrefix("flood done"): accounted += 1
+      case .skipped(let count): accounted += count
+      default: break
       }
       return accounted >= total + 1
     }
     try project.write("go-again", "")
-    try follower.waitForLine(containing: "after the flood", from: "web.1")
-    let lines = follower.stdout.lines
-    let texts = lines.compactMap { LogLine($0)?.text }
+    _ = try follower.waitForLines("after the flood", timeout: 5) { line in
+      if case .text("after the flood") = FollowedLine(line, json: json) { return true }
+      return false
+    }
+    let lines = follower.stdout.lines.map { FollowedLine($0, json: json) }
+    let texts = lines.compactMap { line -> String? in
+      if case .text(let text) = line { return text }
+      return nil
+    }
     let received = texts.filter { $0.hasPrefix("flood 0") }.compactMap { Int($0.dropFirst(6).prefix(6)) }
     let skipped = lines.compactMap { line -> Int? in
-      guard line.hasPrefix("… "), line.hasSuffix(" lines skipped") else { return nil }
-      return Int(line.dropFirst(2).prefix { $0.isNumber })
+      if case .skipped(let count) = line { return count }
+      return nil
     }
+    let unknown = follower.stdout.lines.filter { if case .other = FollowedLine($0, json: json) { true } else { false } }
+    XCTAssertEqual(unknown, [], "every line is a line of a process or a marker")
+    // Once behind, it takes lines again only when it has caught up: never two markers in a row.
+    let adjacentMarkers = zip(lines, lines.dropFirst()).contains { pair in
+      if case .skipped = pair.0, case .skipped = pair.1 { return true }
+      return false
+    }
+    XCTAssertFalse(adjacentMarkers, "\(skipped) skipped")
     XCTAssertEqual(received, received.sorted(), "in order")
     XCTAssertEqual(Set(received).count, received.count, "no line twice")
     XCTAssertFalse(texts.contains { $0.hasPrefix("flood done") }, "it came while the follower was stuck")

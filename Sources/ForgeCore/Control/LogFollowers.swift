@@ -4,6 +4,8 @@
 /// never slows the formation; only forge's own stdout applies back-pressure.
 final class LogFollowers {
   static let bufferLimit = 1 << 20
+  /// A follower that fell behind takes lines again once its buffer has drained to here.
+  static let resumeAt = bufferLimit / 2
 
   final class Follower {
     let fd: FileDescriptor
@@ -12,7 +14,12 @@ final class LogFollowers {
     let rendering: LogRendering
     /// Live lines (`forge logs -f`), or events (`forge events`).
     let kind: Kind
-    let buffer = OutputBuffer(capacity: 64 * 1024)
+    /// Twice the bound: a follower that is behind keeps up to the bound unwritten, and with
+    /// room for as much again behind it, the unwritten bytes are moved to the front at most
+    /// once per bound's worth of appends (at a capacity equal to the bound, they were moved
+    /// after nearly every partial write: four times the data, measured). Pages never
+    /// written are not resident, so a follower that keeps up uses only the front.
+    let buffer = OutputBuffer(capacity: 2 * LogFollowers.bufferLimit)
     var skipped = 0
     var watching = false
     /// Close once the buffer is written (`forge logs` without -f).
@@ -95,11 +102,10 @@ final class LogFollowers {
   /// A new line of `name` (an instance, or forge).
   func deliver(_ line: UnsafeRawBufferPointer, of name: String, millis: Int64) {
     for follower in lineFollowers where follower.takes(name) {
-      guard follower.buffer.count + line.count + 256 <= Self.bufferLimit else {
+      guard admits(follower, line.count) else {
         follower.skipped += 1
         continue
       }
-      if follower.skipped > 0 { tellSkipped(follower) }
       follower.rendering.render(lead: follower.lastLead, millis: millis, line: line, to: follower.buffer)
       pending = true  // written once per pass of the loop (`flush`), not once per line
     }
@@ -126,11 +132,10 @@ final class LogFollowers {
       var left = lines
       while left > 0 {
         let length = Memory.find(0x0A, in: base + at, count: bytes.count - at) ?? (bytes.count - at)
-        guard buffer.count + length + 256 <= Self.bufferLimit else {
+        guard admits(follower, length) else {
           follower.skipped += left
           break
         }
-        if follower.skipped > 0 { tellSkipped(follower) }
         rendering.render(
           lead: lead, millis: millis, line: UnsafeRawBufferPointer(start: base + at, count: length), to: buffer)
         at += length + 1
@@ -145,20 +150,33 @@ final class LogFollowers {
   /// within the run, as line by line).
   private func take(_ rendered: UnsafeRawBufferPointer, lines: Int, into follower: Follower) {
     pending = true
-    if follower.skipped > 0 && follower.buffer.count + 64 <= Self.bufferLimit { tellSkipped(follower) }
-    let room = Self.bufferLimit - 256 - follower.buffer.count
-    if rendered.count <= room {
+    if admits(follower, rendered.count) {
       follower.buffer.append(rendered)
       return
     }
-    guard room > 0, let cut = rendered[0..<room].lastIndex(of: 0x0A) else {
+    let room = Self.bufferLimit - Self.markerRoom - follower.buffer.count
+    guard follower.skipped == 0, room > 0, let cut = rendered[0..<room].lastIndex(of: 0x0A) else {
       follower.skipped += lines
       return
     }
     let fitting = UnsafeRawBufferPointer(rebasing: rendered[0...cut])
-    let taken = fitting.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
     follower.buffer.append(fitting)
-    follower.skipped += lines - taken
+    follower.skipped += lines - Memory.count(0x0A, in: fitting)
+  }
+
+  /// Room kept for the `… N lines skipped` marker.
+  private static let markerRoom = 256
+
+  /// Whether `size` more bytes go into the follower's buffer. A follower that is behind takes
+  /// nothing until its buffer has drained to half the bound; then it is told how many lines it
+  /// lost and takes lines again. So the marker comes once per stretch of loss, not after every
+  /// line that happened to fit.
+  private func admits(_ follower: Follower, _ size: Int) -> Bool {
+    if follower.skipped > 0 {
+      guard follower.buffer.count <= Self.resumeAt else { return false }
+      tellSkipped(follower)
+    }
+    return follower.buffer.count + size + Self.markerRoom <= Self.bufferLimit
   }
 
   /// Whether lines wait to be written.
@@ -169,8 +187,8 @@ final class LogFollowers {
     guard pending else { return }
     pending = false
     for follower in lineFollowers where !follower.watching {
-      // Lines lost while it was behind are told as soon as there is room, not with the next line.
-      if follower.skipped > 0 && follower.buffer.count + 64 <= Self.bufferLimit { tellSkipped(follower) }
+      // Lines lost while it was behind are told once it has caught up, not with the next line.
+      if follower.skipped > 0 && follower.buffer.count <= Self.resumeAt { tellSkipped(follower) }
       if follower.buffer.count > 0 { write(follower) }
     }
     if lineFollowers.contains(where: { $0.skipped > 0 }) { pending = true }
@@ -181,20 +199,44 @@ final class LogFollowers {
     for follower in eventFollowers where follower.accepts(name) {
       guard case .events(let wantsJSON) = follower.kind else { continue }
       let bytes = wantsJSON ? json : text
-      guard follower.buffer.count + bytes.count <= Self.bufferLimit else {
+      guard admits(follower, bytes.count) else {
         follower.skipped += 1
         continue
       }
-      if follower.skipped > 0 { tellSkipped(follower) }
       follower.buffer.append(bytes)
       if !follower.watching { write(follower) }
     }
   }
 
+  /// `… N lines skipped` (`events` for an events stream), in the follower's own format: a JSON
+  /// follower gets a JSON object, with the count also as a number.
   private func tellSkipped(_ follower: Follower) {
-    let text = Array("… \(follower.skipped) lines skipped\n".utf8)
+    let count = follower.skipped
     follower.skipped = 0
-    follower.buffer.append(text)
+    let wall = Clock.wall()
+    let time = JSONValue.string(WallTime.rfc3339(wall.seconds, wall.milliseconds))
+    let marker: String
+    switch follower.kind {
+    case .lines:
+      let text = "… \(count) lines skipped"
+      guard follower.rendering.json else {
+        marker = text + "\n"
+        break
+      }
+      marker = JSONValue.object([
+        ("time", time), ("process", .string(LogSource.forgeName)), ("line", .string(text)),
+        ("skipped", .number(Double(count))),
+      ]).render() + "\n"
+    case .events(let json):
+      guard json else {
+        marker = "… \(count) events skipped\n"
+        break
+      }
+      marker = JSONValue.object([
+        ("time", time), ("event", .string("skipped")), ("instance", .null), ("skipped", .number(Double(count))),
+      ]).render() + "\n"
+    }
+    follower.buffer.append(Array(marker.utf8))
   }
 
   func writable(_ token: UInt64) {

@@ -19,6 +19,18 @@ enum Memory {
     if count > 0 { memmove(destination, source, count) }
   }
 
+  /// How many `byte`s `bytes` holds (a `memchr` per hit, not a loop per byte).
+  static func count(_ byte: UInt8, in bytes: UnsafeRawBufferPointer) -> Int {
+    guard let base = bytes.baseAddress else { return 0 }
+    var hits = 0
+    var at = 0
+    while let offset = find(byte, in: base + at, count: bytes.count - at) {
+      hits += 1
+      at += offset + 1
+    }
+    return hits
+  }
+
   /// Whether `needle` occurs in `haystack`.
   static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
     guard !needle.isEmpty else { return true }
