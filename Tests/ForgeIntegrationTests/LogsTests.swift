@@ -206,7 +206,9 @@ final class LogsTests: ForgeControlTestCase {
         }
         return
       }
-      if line.hasPrefix("… "), line.hasSuffix(" lines skipped"), let count = Int(line.dropFirst(2).prefix { $0.isNumber }) {
+      if line.hasPrefix("… "), line.hasSuffix(" lines skipped"),
+        let count = Int(line.dropFirst(2).prefix { $0.isNumber })
+      {
         self = .skipped(count)
       } else {
         self = LogLine(line).map { .text($0.text) } ?? .other
@@ -233,7 +235,8 @@ final class LogsTests: ForgeControlTestCase {
     // Nobody reads the follower's own stdout until resumed: it fills up, then the follower stops
     // reading forge. Subscribed: it waits for forge (in poll), and forge has served a request
     // made after it.
-    let follower = try launch(["logs", "-f", "-n", "1", "web"] + (json ? ["--json"] : []), in: project, stdout: .pausedPipe)
+    let follower = try launch(
+      ["logs", "-f", "-n", "1", "web"] + (json ? ["--json"] : []), in: project, stdout: .pausedPipe)
     XCTAssertTrue(eventually(timeout: 5) { ProcFS.waitChannel(follower.pid).contains("poll") }, follower.transcript())
     _ = try processTable(in: project)
 
