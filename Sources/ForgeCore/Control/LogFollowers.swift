@@ -223,18 +223,20 @@ final class LogFollowers {
         marker = text + "\n"
         break
       }
-      marker = JSONValue.object([
-        ("time", time), ("process", .string(LogSource.forgeName)), ("line", .string(text)),
-        ("skipped", .number(Double(count))),
-      ]).render() + "\n"
+      marker =
+        JSONValue.object([
+          ("time", time), ("process", .string(LogSource.forgeName)), ("line", .string(text)),
+          ("skipped", .number(Double(count))),
+        ]).render() + "\n"
     case .events(let json):
       guard json else {
         marker = "… \(count) events skipped\n"
         break
       }
-      marker = JSONValue.object([
-        ("time", time), ("event", .string("skipped")), ("instance", .null), ("skipped", .number(Double(count))),
-      ]).render() + "\n"
+      marker =
+        JSONValue.object([
+          ("time", time), ("event", .string("skipped")), ("instance", .null), ("skipped", .number(Double(count))),
+        ]).render() + "\n"
     }
     follower.buffer.append(Array(marker.utf8))
   }
