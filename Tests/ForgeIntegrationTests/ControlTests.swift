@@ -282,6 +282,22 @@ final class ControlTests: ForgeControlTestCase {
     XCTAssertEqual(forge.markedProcesses(), [])
   }
 
+  /// Several `forge stop`s at once (some connect while forge is already exiting): every one
+  /// ends with status 0 and `stopped` (or `no forge running`, once forge is gone), none with
+  /// "forge closed the connection" or a broken pipe.
+  func testConcurrentStopsAllSucceed() throws {
+    for round in 1...3 {
+      let project = try makeProject(formation)
+      let forge = try startFormation(project)
+      let stops = try (1...6).map { _ in try launch(["stop"], in: project) }
+      for stop in stops {
+        XCTAssertEqual(try stop.waitForExit(), 0, "round \(round): \(stop.transcript())")
+        XCTAssertTrue(["stopped\n", "no forge running\n"].contains(stop.stdout.text), "round \(round)")
+      }
+      XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
+    }
+  }
+
   func testStopWaitsOutTheGracePeriodOfAStubbornProcess() throws {
     let project = try makeProject([
       "Procfile": "web: exec ./stubborn.sh\n", "stubborn.sh": HelperScripts.ignoresTerm,

@@ -117,6 +117,7 @@ final class CrashSafetyTests: ForgeControlTestCase {
     XCTAssertEqual(stop.stderr, "")
     XCTAssertFalse(ProcFS.isAlive(grandchild), "forge stop left the grandchild running")
     XCTAssertFalse(project.exists(".forge.state"))
+    XCTAssertFalse(project.exists(".forge.sock"), "the dead forge's socket goes with its state")
 
     let again = try runForge(["stop"], in: project)
     XCTAssertEqual(again.status, 0, again.stderr)

@@ -80,6 +80,12 @@ enum ClientCommands {
     let reply: JSONValue
     do {
       reply = try client.send(request, timeoutMilliseconds: replyTimeout)
+    } catch .closedWithoutReply where request == .stop {
+      // Asked while forge was exiting and too late for it to read the request: it is
+      // stopping all the same. Its status went to the stop that was read.
+      client.waitForExit()
+      writeRaw(1, invocation.parsed.options.has("json") ? "{\"stopped\":true}\n" : "stopped\n")
+      return ExitCode.success
     } catch {
       throw describe(error, invocation)
     }
@@ -181,6 +187,11 @@ enum ClientCommands {
     let found = state.map(Leftovers.find) ?? []
     switch command {
     case "stop":
+      // The dead forge's socket goes with its state file (nothing listens on it: connecting
+      // failed); a file of another kind at that path is not ours to delete.
+      if state != nil, UnixSocket.identity(invocation.settings.socketPath) != nil {
+        UnixSocket.remove(invocation.settings.socketPath)
+      }
       guard let state, !found.isEmpty else {
         if state != nil { Leftovers.remove(statePath) }
         writeRaw(1, invocation.parsed.options.has("json") ? "{\"stopped\":false}\n" : "no forge running\n")
@@ -224,6 +235,8 @@ enum ClientCommands {
       return Exit(
         ExitCode.failure,
         "forge: no running forge found at \(invocation.socketDisplay) (start one with 'forge start')")
+    case .closedWithoutReply:
+      return Exit(ExitCode.failure, "forge: forge closed the connection")
     case .failed(let message):
       return Exit(ExitCode.failure, "forge: \(message)")
     }

@@ -6,6 +6,8 @@ struct ControlClient {
   enum Failure: Error {
     /// Nothing listens at the path (or it does not exist).
     case notRunning
+    /// forge closed the connection without a reply: it was exiting.
+    case closedWithoutReply
     case failed(String)
   }
 
@@ -41,7 +43,11 @@ struct ControlClient {
       if reply.count > 16 << 20 { throw .failed("reply too large") }
     }
     guard let newline = reply.firstIndex(of: 0x0A) else {
-      throw .failed(writeFailure?.description ?? "forge closed the connection")
+      // The request could not even be written when forge had closed its end first.
+      if let writeFailure, writeFailure.errno != EPIPE && writeFailure.errno != ECONNRESET {
+        throw .failed(writeFailure.description)
+      }
+      throw .closedWithoutReply
     }
     do {
       return try JSONValue.parse(Array(reply[..<newline]))
@@ -65,7 +71,7 @@ struct ControlClient {
     var chunk = [UInt8](repeating: 0, count: 65536)
     while !received.contains(0x0A) {
       guard waitReadable(15_000) else { throw .failed("no reply from forge at \(path)") }
-      guard let count = readChunk(&chunk), count > 0 else { throw .failed("forge closed the connection") }
+      guard let count = readChunk(&chunk), count > 0 else { throw .closedWithoutReply }
       received.append(contentsOf: chunk[0..<count])
     }
     let newline = received.firstIndex(of: 0x0A)!

@@ -216,12 +216,29 @@ final class ControlSession {
     if let at = resumeAt, at <= now { watchListener(now: now) }
   }
 
-  /// forge is exiting: the `forge stop` clients learn its exit status.
-  func farewell(status: Int32) {
+  /// forge is exiting: the `forge stop` clients learn its exit status. So do stop requests that
+  /// came too late to be served (still queued for accept, or not read yet): five `forge stop`s
+  /// at once all end with forge's status, none with "forge closed the connection".
+  func farewell(status: Int32, now: Deadline) {
+    acceptReady(now: now)
     let line = Array(ControlReply.success([("stopped", .bool(true)), ("status", .number(Double(status)))]).utf8)
-    for client in clients.values where client.waitsForExit {
+    for client in clients.values where client.waitsForExit || isLateStop(client) {
       _ = try? client.fd.write(array: line)
     }
+  }
+
+  /// Whether an unanswered client has asked to stop, reading what it has sent without waiting.
+  private func isLateStop(_ client: ControlConnection) -> Bool {
+    guard client.refusal == nil, client.reply.isEmpty else { return false }
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while !client.request.contains(0x0A) && client.request.count <= ControlRequest.maximumSize,
+      let count = try? client.fd.read(into: &chunk), count > 0
+    {
+      client.request.append(contentsOf: chunk[0..<count])
+    }
+    let line = client.request.split(separator: 0x0A, maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+    guard case .stop? = try? ControlRequest.decode(Array(line)) else { return false }
+    return true
   }
 
   func close() { server.close() }

@@ -244,7 +244,7 @@ final class Supervisor {
         pump.finish()
         if options.reportReady { reportFailure(status) }
         if let statePath { Leftovers.remove(statePath) }
-        control?.farewell(status: status)
+        control?.farewell(status: status, now: Clock.now())
         followers.closeAll()
         attachments.closeAll()
         return status
