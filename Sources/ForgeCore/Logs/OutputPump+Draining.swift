@@ -27,8 +27,10 @@ extension OutputPump {
       }
     }
     flush(now: now)
-    if writer.isBroken { return true }
-    if isEmpty && writer.pendingCount == 0 { return true }
+    if writer.isBroken || (isEmpty && writer.pendingCount == 0) {
+      drainCompleted = true
+      return true
+    }
     if now >= writer.lastProgress &+ Self.stdoutPatience {
       let seconds = Self.stdoutPatience / 1_000_000_000
       problems.append(
@@ -52,8 +54,11 @@ extension OutputPump {
     }
   }
 
-  /// At exit: forge's own last messages.
+  /// At exit: forge's own last messages, waiting up to 2 s for stdout to take them. Not when
+  /// the drain was left (stdout took nothing for its patience, or a signal said to leave it):
+  /// then one try, so the exit is not 2 s later than promised.
   func finish() {
-    writer.flushBlocking(milliseconds: 2000)
+    let left = drainReadsUntil != nil && !drainCompleted
+    writer.flushBlocking(milliseconds: left ? 0 : 2000)
   }
 }

@@ -36,6 +36,8 @@ final class OutputPump {
   /// When to try again to put the pipes back into the loop after that failed.
   private var resumeRetryAt: Deadline?
   var drainReadsUntil: Deadline?
+  /// Set when draining ended with everything written (or stdout gone for good).
+  var drainCompleted = false
   var problems: [Notice] = []
   /// Secret values to keep out of the log (empty: nothing to do).
   var redactor = Redactor([])

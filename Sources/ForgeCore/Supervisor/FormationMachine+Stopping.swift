@@ -18,17 +18,12 @@ extension FormationMachine {
       guard escalates else { return }
       announce(nil, "\(reason) received again, killing")
       killEverything(now: now)
-    case .draining(let interrupted):
+    case .draining:
+      // Everything has stopped; only output is still being written, at stdout's pace. A signal
+      // now (a further Ctrl-C, a second `docker stop`) means: leave it.
       guard escalates else { return }
-      // Everything has stopped; only output is still being written. A first request lets it
-      // finish, a second one leaves it.
-      if interrupted {
-        output.append(.warn("\(reason) received again, leaving the rest of the output unwritten"))
-        finish()
-      } else {
-        phase = .draining(interrupted: true)
-        announce(nil, "\(reason) received; writing the last output (again to skip it)")
-      }
+      output.append(.warn("\(reason) received, leaving the rest of the output unwritten"))
+      finish()
     case .finished:
       break
     }
@@ -135,7 +130,7 @@ extension FormationMachine {
   }
 
   private mutating func beginDrain() {
-    phase = .draining(interrupted: false)
+    phase = .draining
     output.append(.beginDrain)
   }
 

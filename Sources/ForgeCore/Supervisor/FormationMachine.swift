@@ -128,8 +128,8 @@ struct FormationMachine {
     case stopping
     /// The groups are gone; children left outside them are being torn down.
     case sweeping(Teardown.Stage)
-    /// Everything is gone; the pipes are read out. `interrupted` after one more stop request.
-    case draining(interrupted: Bool)
+    /// Everything is gone; the pipes are read out (a SIGINT or SIGTERM now skips the rest).
+    case draining
     case finished(Int32)
   }
 
