@@ -47,6 +47,26 @@ final class ReleasePinningTests: ForgeTestCase {
     XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
   }
 
+  /// A formation started with `--secrets` (the secret's value is part of its release): `run`
+  /// and `env` without the flag resolve the files as it did, so no false ".env changed"; a
+  /// rotated secret is a change.
+  func testFormationStartedWithSecretsGivesNoFalseWarning() throws {
+    let project = try makeProject(files(["secrets/API_TOKEN": "token-value-1\n"]))
+    let forge = try startService(project, ["--secrets", "secrets"])
+    for command in [["run", "printenv", "API_TOKEN"], ["env"]] {
+      let result = try runForge(command, in: project)
+      XCTAssertEqual(result.status, 0, result.stderr)
+      XCTAssertEqual(result.stderr, "", "\(command): nothing changed")
+    }
+    XCTAssertEqual(try runForge(["run", "printenv", "API_TOKEN"], in: project).stdout, "token-value-1\n")
+    try project.write("secrets/API_TOKEN", "token-value-2\n")
+    let rotated = try runForge(["run", "printenv", "API_TOKEN"], in: project)
+    XCTAssertEqual(rotated.stdout, "token-value-1\n", "pinned to the running release")
+    XCTAssertTrue(rotated.stderr.contains("changed since the formation started"), rotated.stderr)
+    forge.send(SIGTERM)
+    XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
+  }
+
   func testCallersOwnVariablesAreKeptWhereTheReleaseHasNone() throws {
     let project = try makeProject(files())
     let forge = try startService(project)

@@ -51,6 +51,9 @@ private struct Running {
   let procfilePath: String?
   let envPaths: [String]?
   var secretKeys: Set<String> = []
+  /// The secrets directory and `--file-refs` the formation resolved its environment with.
+  var secretsDirectory: String?
+  var fileReferences = false
 
   static func query(_ invocation: Invocation) -> Running? {
     guard let client = try? ControlClient.connect(invocation.settings.socketPath),
@@ -73,6 +76,8 @@ private struct Running {
       envDigest: reply["env_digest"]?.string,
       procfilePath: reply["procfile_path"]?.string, envPaths: envPaths)
     running.secretKeys = secretKeys
+    running.secretsDirectory = reply["secrets_dir"]?.string
+    running.fileReferences = reply["file_refs"] == .bool(true)
     return running
   }
 
@@ -85,6 +90,9 @@ private struct Running {
     if let envPaths, !options.has("env") {
       settings.envPaths = envPaths  // a missing default .env stays fine, as it was at start
     }
+    // Secrets resolved as the formation resolved them, unless the caller names its own.
+    if !options.has("secrets") { settings.secrets.directory = secretsDirectory }
+    if !options.has("file-refs") { settings.secrets.fileReferences = fileReferences }
     let current = Invocation(
       parsed: invocation.parsed, settings: settings, workingDirectory: invocation.workingDirectory)
     guard let filesDigest else { return }

@@ -24,6 +24,8 @@ extension Supervisor {
         ("port", .number(Double(project.basePort))),
         ("env", .object(project.environment.map { ($0.key, .string($0.value)) })),
         ("secret_keys", .array(project.secretKeys.sorted().map(JSONValue.string))),
+        ("secrets_dir", project.settings.secrets.directory.map(JSONValue.string) ?? .null),
+        ("file_refs", .bool(project.settings.secrets.fileReferences)),
       ])
     case .stop:
       client.waitsForExit = true
