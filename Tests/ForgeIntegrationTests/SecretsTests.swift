@@ -148,16 +148,37 @@ final class SecretsTests: ForgeTestCase {
     XCTAssertEqual(missing.stderr, "forge: \(project.path("no-such-dir")): cannot read the secrets directory\n")
   }
 
-  /// In the secrets directory, an entry named like a secret that is no readable file (a
-  /// directory, a dangling link: what a broken Kubernetes secret volume looks like) is bad
-  /// input naming it, as an unreadable file is.
-  func testUnreadableEntryOfTheSecretsDirectoryIsBadInput() throws {
-    let project = try project("web: true\n", files: ["secrets/API_TOKEN/x": "x\n"])
+  /// In the secrets directory, only regular files are secrets: a directory or a FIFO is left
+  /// out (a FIFO is never opened: reading it could hang). An entry that cannot be examined at
+  /// all, a dangling link (what a broken Kubernetes secret volume looks like), is bad input
+  /// naming it, as an unreadable file is.
+  func testSecretsDirectoryTakesRegularFilesAndAnUnreadableEntryIsBadInput() throws {
+    let project = try project(
+      "web: true\n", files: ["secrets/API_TOKEN/x": "x\n", "secrets/MAIL_PASSWORD": "pw-123456\n"])
+    XCTAssertEqual(mkfifo(project.path("secrets/QUEUE_SECRET"), 0o600), 0)
+    let taken = try runForge(["env", "--secrets", "secrets", "--reveal"], in: project)
+    XCTAssertEqual(taken.status, 0, taken.stderr)
+    XCTAssertTrue(taken.stdoutLines.contains("MAIL_PASSWORD=pw-123456"), taken.stdout)
+    XCTAssertFalse(taken.stdout.contains("API_TOKEN"), taken.stdout)
+    XCTAssertFalse(taken.stdout.contains("QUEUE_SECRET"), taken.stdout)
+
     try FileManager.default.createSymbolicLink(
       atPath: project.path("secrets/SESSION_SECRET"), withDestinationPath: project.path("secrets/..data/gone"))
     let result = try runForge(["check", "--secrets", "secrets"], in: project)
     XCTAssertEqual(result.status, 2, result.stderr)
-    XCTAssertTrue(result.stderr.contains(project.path("secrets/")), result.stderr)
+    XCTAssertTrue(result.stderr.contains(project.path("secrets/SESSION_SECRET")), result.stderr)
+  }
+
+  /// The 64 KiB limit is the value's: a file of 64 KiB and a newline is taken, one more byte is
+  /// bad input.
+  func testSecretLimitIsSixtyFourKiBOfValue() throws {
+    let value = String(repeating: "s", count: 64 * 1024)
+    let project = try project("web: true\n", files: ["secrets/BIG_SECRET": value + "\n"])
+    XCTAssertEqual(try runForge(["check", "--secrets", "secrets"], in: project).status, 0)
+    try project.write("secrets/BIG_SECRET", value + "s\n")
+    let over = try runForge(["check", "--secrets", "secrets"], in: project)
+    XCTAssertEqual(over.status, 2, over.stderr)
+    XCTAssertTrue(over.stderr.contains("a secret of 65537 bytes, above the 64 KiB limit"), over.stderr)
   }
 
   /// A rotated secret file is a new release (FORGE_RELEASE differs), and `forge reload` rolls it

@@ -174,7 +174,7 @@ struct Invocation {
   func loadProject(procfileRequired: Bool = true, warnShadowed: Bool = true, quiet: Bool = false) throws -> Project {
     let named = settings.options.has("procfile") || settings.environment.contains { $0.key == "FORGE_PROCFILE" }
     let project = try Project.load(
-      settings, procfileOptional: !procfileRequired && !named, list: Files.visibleEntries(in:)
+      settings, procfileOptional: !procfileRequired && !named, list: Files.regularFiles(in:)
     ) { readFile($0) }
     guard !quiet else { return project }
     let shadow = Set(project.shadowed.map { Project.shadowWarning(key: $0.key, path: $0.path) })

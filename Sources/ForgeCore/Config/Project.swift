@@ -142,7 +142,7 @@ struct Project {
     let short = environment.filter { secretKeys.contains($0.key) && $0.value.utf8.count < SecretSettings.shortest }
     if !short.isEmpty && settings.secrets.redact {
       warnings.append(
-        "not redacted, shorter than \(SecretSettings.shortest) bytes (too short to be secret): "
+        "not redacted in the log, shorter than \(SecretSettings.shortest) bytes (too short to be secret): "
           + short.map(\.key).joined(separator: ", "))
     }
     let counts = try settings.formation.resolve(against: procfile, source: settings.formationSource)

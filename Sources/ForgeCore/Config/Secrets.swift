@@ -29,14 +29,17 @@ struct SecretSettings: Equatable, Sendable {
     (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
   }
 
-  /// A secret file's value: its bytes with one trailing newline removed.
+  /// A secret file's value: its bytes with one trailing newline ("\n" or "\r\n") removed. The
+  /// 64 KiB limit is the value's, so a 64 KiB value written by `echo` still fits.
   static func value(of bytes: [UInt8], path: String) throws(ConfigError) -> String {
-    guard bytes.count <= maximumSize else {
-      throw ConfigError(path: path, line: 0, message: "a secret of \(bytes.count) bytes, above the 64 KiB limit")
-    }
     var text = bytes
-    if text.last == 0x0A { text.removeLast() }
-    if text.last == 0x0D { text.removeLast() }
+    if text.last == 0x0A {
+      text.removeLast()
+      if text.last == 0x0D { text.removeLast() }
+    }
+    guard text.count <= maximumSize else {
+      throw ConfigError(path: path, line: 0, message: "a secret of \(text.count) bytes, above the 64 KiB limit")
+    }
     return String(decoding: text, as: UTF8.self)
   }
 }

@@ -49,19 +49,14 @@ enum Files {
     (entries(in: "/proc") ?? []).compactMap { Int32($0.name) }
   }
 
-  /// What a secrets directory holds: every entry but the hidden ones (a Kubernetes secret
-  /// volume's `..data` links), sorted; nil if it cannot be read. An entry that is not a readable
-  /// regular file then fails as bad input, naming it, rather than being skipped.
-  static func visibleEntries(in directory: String) -> [String]? {
-    entries(in: directory)?.map(\.name).filter { !$0.hasPrefix(".") }.sorted()
-  }
-
   /// The names of the regular files in a directory (symbolic links followed, as Kubernetes
-  /// secret volumes use them), sorted; nil if it cannot be read.
+  /// secret volumes use them), sorted; nil if it cannot be read. Hidden names (Kubernetes'
+  /// `..data`) and other kinds of entry (directories, FIFOs) are left out; an entry that cannot
+  /// be examined (a dangling link) is kept, so that reading it reports the problem.
   static func regularFiles(in directory: String) -> [String]? {
     entries(in: directory)?.map(\.name).filter { name in
       var info = stat()
-      return !name.hasPrefix(".") && stat(directory + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+      return !name.hasPrefix(".") && (stat(directory + "/" + name, &info) != 0 || (info.st_mode & S_IFMT) == S_IFREG)
     }.sorted()
   }
 
