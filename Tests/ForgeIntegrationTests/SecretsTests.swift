@@ -169,6 +169,19 @@ final class SecretsTests: ForgeTestCase {
     XCTAssertTrue(result.stderr.contains(project.path("secrets/SESSION_SECRET")), result.stderr)
   }
 
+  /// An error message that would echo a secret value shows it redacted.
+  func testErrorMessagesDoNotShowSecretValues() throws {
+    let project = try makeProject([
+      "Procfile": "web: true\n", ".env": "MY_SECRET=abcdef-long-secret\nPORT=$MY_SECRET\n",
+    ])
+    for command in [["check"], ["start"], ["env"]] {
+      let result = try runForge(command, in: project)
+      XCTAssertEqual(result.status, 2, "\(command): \(result.stderr)")
+      XCTAssertEqual(
+        result.stderr, "forge: PORT: expected a port from 1 to 65535, got \"[redacted:MY_SECRET]\"\n", "\(command)")
+    }
+  }
+
   /// The 64 KiB limit is the value's: a file of 64 KiB and a newline is taken, one more byte is
   /// bad input.
   func testSecretLimitIsSixtyFourKiBOfValue() throws {

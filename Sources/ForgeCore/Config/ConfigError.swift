@@ -9,4 +9,11 @@ struct ConfigError: Error, Equatable, CustomStringConvertible {
   var description: String {
     line > 0 ? "\(path):\(line): \(message)" : "\(path): \(message)"
   }
+
+  /// The same error with every secret value in its message replaced by `[redacted:KEY]`: an
+  /// error message is shown where the log is (a terminal, a CI log, journald).
+  func redacting(_ secrets: [(key: String, value: String)]) -> ConfigError {
+    let text = secrets.reduce(message) { $0.replacing($1.value, with: "[redacted:\($1.key)]") }
+    return ConfigError(path: path, line: line, message: text)
+  }
 }

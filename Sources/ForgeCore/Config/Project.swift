@@ -151,7 +151,9 @@ struct Project {
       basePort = port
     } else if let text = environment.last(where: { $0.key == "PORT" })?.value {
       guard let port = Int(text), port > 0, port < 65536 else {
+        let secrets = secretValues(of: environment, keys: secretKeys, redact: settings.secrets.redact)
         throw ConfigError(path: "PORT", line: 0, message: "expected a port from 1 to 65535, got \"\(text)\"")
+          .redacting(secrets)
       }
       basePort = port
     }
@@ -174,8 +176,14 @@ struct Project {
 
   /// The values to keep out of the log: secret keys' values long enough to be secrets.
   var secretValues: [(key: String, value: String)] {
-    guard settings.secrets.redact else { return [] }
-    return environment.filter { secretKeys.contains($0.key) && $0.value.utf8.count >= SecretSettings.shortest }
+    Self.secretValues(of: environment, keys: secretKeys, redact: settings.secrets.redact)
+  }
+
+  private static func secretValues(
+    of environment: [(key: String, value: String)], keys: Set<String>, redact: Bool
+  ) -> [(key: String, value: String)] {
+    guard redact else { return [] }
+    return environment.filter { keys.contains($0.key) && $0.value.utf8.count >= SecretSettings.shortest }
   }
 
   enum ReadResult {
