@@ -199,4 +199,19 @@ final class DetachTests: ForgeControlTestCase {
     XCTAssertFalse(project.exists("started"), "nothing started")
     XCTAssertFalse(project.exists(".forge.sock"))
   }
+
+  /// A log file is a detached forge's: in the foreground it is bad input, not silently ignored.
+  func testLogFileWithoutDetachIsAnError() throws {
+    let project = try makeProject(["Procfile": "web: touch started; exec sleep 600\n"])
+    for (arguments, environment, source) in [
+      (["start", "--log-file", "forge.log"], [String: String](), "--log-file"),
+      (["start"], ["FORGE_LOG_FILE": "forge.log"], "FORGE_LOG_FILE"),
+    ] {
+      let result = try runForge(arguments, in: project, environment: environment)
+      XCTAssertEqual(result.status, 2, result.stderr)
+      XCTAssertTrue(
+        result.stderr.hasPrefix("forge: \(source): a log file is written only with --detach"), result.stderr)
+    }
+    XCTAssertFalse(project.exists("started"), "nothing started")
+  }
 }

@@ -16,6 +16,12 @@ enum StartCommand {
     if try wantsDetach(invocation) { return try detach(invocation, arguments: arguments) }
     var options = configured
     options.startTypes = invocation.parsed.positionals
+    if !reporting, let file = Settings.lookup("log-file", invocation.parsed.options, invocation.settings.variables) {
+      // Ignoring it would leave the user looking for a file that never comes.
+      throw ConfigError(
+        path: file.source, line: 0,
+        message: "a log file is written only with --detach; in the foreground the log stream is stdout (redirect it)")
+    }
     if reporting {
       options.reportReady = true
       let file = Settings.lookup("log-file", invocation.parsed.options, invocation.settings.variables)
