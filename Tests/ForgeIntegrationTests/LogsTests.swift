@@ -68,6 +68,13 @@ final class LogsTests: ForgeControlTestCase {
       XCTAssertNotNil(time.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"#, options: .regularExpression), time)
     }
 
+    // Time stamps as asked (by default as the live stream had them: here none).
+    let stamped = try logs(["worker", "--timestamp"], in: project)
+    XCTAssertEqual(stamped.map { String($0.dropFirst(9)) }, live(forge, ["worker.1"]))
+    XCTAssertTrue(
+      stamped.allSatisfy { $0.range(of: #"^\d\d:\d\d:\d\d "#, options: .regularExpression) != nil }, "\(stamped)")
+    XCTAssertEqual(try logs(["worker", "--timestamp", "--no-timestamp"], in: project), live(forge, ["worker.1"]))
+
     let unknown = try runForge(["logs", "web", "nope"], in: project)
     XCTAssertEqual(unknown.status, 1, unknown.stderr)
     XCTAssertTrue(unknown.stderr.hasPrefix("forge: no process type or instance named \"nope\""), unknown.stderr)

@@ -12,7 +12,8 @@ enum ClientCommands {
     case "reload": return specs + [Options.dryRun]
     case "logs":
       // -f means --follow here, as for tail and docker logs; the Procfile is --procfile only.
-      return [Options.procfileLongOnly] + specs.filter { $0.long != "procfile" } + [Options.follow, Options.lineCount]
+      return [Options.procfileLongOnly] + specs.filter { $0.long != "procfile" }
+        + [Options.follow, Options.lineCount, Options.timestamp, Options.noTimestamp]
     default: return specs
     }
   }
@@ -154,7 +155,11 @@ enum ClientCommands {
         }
         lines = n
       }
-      request = .logs(targets: invocation.parsed.positionals, lines: lines, follow: options.has("follow"), json: json)
+      // The live stream's format unless the viewer asks for time stamps or none.
+      let stamped = options.lastGiven(of: ["timestamp", "no-timestamp"]).map { $0 == "timestamp" }
+      request = .logs(
+        targets: invocation.parsed.positionals, lines: lines, follow: options.has("follow"), json: json,
+        timestamps: stamped)
     }
     let client = try connect(invocation)
     if command == "events" || options.has("follow") { Scheduling.yieldToFormation() }

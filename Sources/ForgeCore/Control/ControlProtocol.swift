@@ -19,7 +19,8 @@ enum ControlRequest: Equatable, Sendable {
   /// Sends a signal to the process groups of the targets (types or instances; all when empty).
   case signal(signal: String, targets: [String])
   /// The last `lines` lines of the targets (all when empty), then with `follow` live ones.
-  case logs(targets: [String], lines: Int, follow: Bool, json: Bool)
+  /// `timestamps`: the viewer's choice; nil (absent) is the running forge's own setting.
+  case logs(targets: [String], lines: Int, follow: Bool, json: Bool, timestamps: Bool?)
   /// Lifecycle events, live.
   case events(json: Bool)
   /// The caller's terminal to an instance's (`web` means `web.1`); frames follow the reply.
@@ -83,9 +84,11 @@ enum ControlRequest: Equatable, Sendable {
         guard let n = given.integer, n >= 0, n <= 1_000_000 else { throw ControlError("\"lines\" must be a count") }
         lines = n
       }
+      var timestamps: Bool?
+      if let given = value["timestamps"], given != .null { timestamps = try flag(given, "timestamps") }
       return .logs(
         targets: try strings(value["targets"], "targets"), lines: lines, follow: try flag(value["follow"], "follow"),
-        json: try flag(value["json"], "json"))
+        json: try flag(value["json"], "json"), timestamps: timestamps)
     case "events":
       return .events(json: try flag(value["json"], "json"))
     case "attach":
@@ -158,10 +161,11 @@ enum ControlRequest: Equatable, Sendable {
       value = .object(fields)
     case .reload(let dryRun):
       value = .object([("command", .string("reload")), ("dry_run", .bool(dryRun))])
-    case .logs(let targets, let lines, let follow, let json):
+    case .logs(let targets, let lines, let follow, let json, let timestamps):
       value = .object([
         ("command", .string("logs")), ("targets", .array(targets.map(JSONValue.string))),
         ("lines", .number(Double(lines))), ("follow", .bool(follow)), ("json", .bool(json)),
+        ("timestamps", timestamps.map(JSONValue.bool) ?? .null),
       ])
     case .events(let json):
       value = .object([("command", .string("events")), ("json", .bool(json))])

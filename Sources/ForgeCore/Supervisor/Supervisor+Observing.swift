@@ -24,11 +24,11 @@ extension Supervisor {
     }
   }
 
-  func streamLogs(_ client: ControlConnection, targets: [String], lines: Int, follow: Bool, json: Bool)
-    throws(ControlError) -> String?
-  {
+  func streamLogs(
+    _ client: ControlConnection, targets: [String], lines: Int, follow: Bool, json: Bool, timestamps: Bool
+  ) throws(ControlError) -> String? {
     let accepts = try logFilter(targets)
-    let rendering = LogRendering(json: json, timestamps: options.timestamps, width: nameWidth)
+    let rendering = LogRendering(json: json, timestamps: timestamps, width: nameWidth)
     let out = OutputBuffer(capacity: 64 * 1024)
     out.append(Array(ControlReply.success([]).utf8))
     pump.history.last(lines, matching: accepts) { name, record, line in

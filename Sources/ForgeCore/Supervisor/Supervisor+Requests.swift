@@ -71,8 +71,10 @@ extension Supervisor {
     case .reload(let dryRun):
       if !dryRun { announce("reload (requested by \(client.peer))") }
       return reload(for: client, dryRun: dryRun)
-    case .logs(let targets, let lines, let follow, let json):
-      return try streamLogs(client, targets: targets, lines: lines, follow: follow, json: json)
+    case .logs(let targets, let lines, let follow, let json, let timestamps):
+      return try streamLogs(
+        client, targets: targets, lines: lines, follow: follow, json: json,
+        timestamps: timestamps ?? options.timestamps)
     case .events(let json):
       return streamEvents(client, json: json)
     case .attach(let target, let rows, let columns, let steal):
