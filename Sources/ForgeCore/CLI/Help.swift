@@ -118,7 +118,9 @@ enum Help {
           + "secret keys, a ConfigMap for the rest, Deployments, Services, Jobs for tasks) or compose\n"
           + "(compose.yaml, secrets in APP.secrets.env). Files holding values are mode 0600; the platform\n"
           + "gets -t + 5 s to stop. Files the last export wrote and this one does not are deleted\n"
-          + "(DIR/.forge-export); a file it did not write is never overwritten without --force.",
+          + "(DIR/.forge-export); a file it did not write is never overwritten without --force.\n"
+          + "With --metrics, forge in each container serves metrics, and Kubernetes and Compose get its\n"
+          + "port and the Prometheus scrape annotations (labels).",
         ExportCommand.specs
       )
     case "completion":
