@@ -12,7 +12,49 @@ final class CompletionTests: XCTestCase {
     try XCTUnwrap(CompletionCommand.script(shell), shell)
   }
 
-  func testCommandsAreThoseOfForgeHelp() {
+  /// The commands the dispatcher runs, `forge help` lists, and the scripts complete are the
+  /// same, in the same order, and each has its help (`forge help CMD`, `forge CMD --help`): a
+  /// command added to `Forge.commands` without them fails here.
+  func testCommandsAreThoseTheDispatcherRunsAndForgeHelpLists() {
+    let dispatched = Forge.commands.map(\.name)
+    XCTAssertEqual(listedInHelp(), dispatched)
+    XCTAssertEqual(CompletionCommand.commands.map(\.name), dispatched)
+    for name in dispatched {
+      XCTAssertEqual(Help.command(name)?.hasPrefix("Usage: forge \(name)"), true, "no help for \(name)")
+    }
+    // forge's own: no help, no completion.
+    for (name, _) in Forge.internalCommands {
+      XCTAssertNil(Help.command(name), name)
+      XCTAssertFalse(dispatched.contains(name), name)
+    }
+  }
+
+  /// Every command has its line in the man page's synopsis and its entry under COMMANDS, and
+  /// every option of every command is described there.
+  func testManPageHasEveryCommandAndOption() throws {
+    let page = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("docs/forge.1")
+    let text = try String(contentsOf: page, encoding: .utf8)
+    let synopsis = try section(of: text, from: ".SH SYNOPSIS\n", to: ".SH DESCRIPTION\n")
+    let commands = try section(of: text, from: ".SH COMMANDS\n", to: ".SH OPTIONS\n")
+    // An entry's tag is the line after `.TP`: a font macro, then the command's name.
+    let lines = commands.split(separator: "\n", omittingEmptySubsequences: false)
+    let tagged = Set(
+      zip(lines, lines.dropFirst()).filter { $0.0 == ".TP" && $0.1.hasPrefix(".B") }.compactMap {
+        $0.1.split(separator: " ").dropFirst().first.map(String.init)
+      })
+    for command in CompletionCommand.commands {
+      XCTAssertTrue(synopsis.contains("\n.B forge \(command.name)\n"), "synopsis: \(command.name)")
+      XCTAssertTrue(tagged.contains(command.name), "no entry under COMMANDS for \(command.name)")
+      for spec in command.specs {
+        let roff = { (flag: String) in flag.replacingOccurrences(of: "-", with: "\\-") }
+        XCTAssertTrue(text.contains(roff("--\(spec.long)")), "\(command.name) --\(spec.long)")
+        if let short = spec.short { XCTAssertTrue(text.contains(roff("-\(short)")), "\(command.name) -\(short)") }
+      }
+    }
+  }
+
+  private func listedInHelp() -> [String] {
     var listed: [String] = []
     var inCommands = false
     for line in Help.main.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -24,10 +66,7 @@ final class CompletionTests: XCTestCase {
         listed.append(String(line.dropFirst(2).prefix { $0 != " " }))
       }
     }
-    XCTAssertEqual(CompletionCommand.commands.map(\.name), listed)
-    for command in CompletionCommand.commands where !["help", "version"].contains(command.name) {
-      XCTAssertNotNil(Help.command(command.name), "no help for \(command.name)")
-    }
+    return listed
   }
 
   func testChoicesAreValuesForgeAccepts() {
@@ -60,7 +99,8 @@ final class CompletionTests: XCTestCase {
       let fishLines = fish.split(separator: "\n").filter { $0.contains("__fish_seen_subcommand_from \(command.name)'") }
       for spec in command.specs {
         XCTAssertTrue(
-          bashArm.contains(" --\(spec.long) ") || bashArm.contains(" --\(spec.long)\""), "bash \(spec.long)")
+          bashArm.contains(" --\(spec.long) ") || bashArm.contains(" --\(spec.long)\"")
+            || bashArm.contains("\"--\(spec.long) "), "bash \(command.name) --\(spec.long)")
         XCTAssertTrue(zshArm.contains("--\(spec.long)"), "zsh \(command.name) --\(spec.long)")
         XCTAssertTrue(fishLines.contains { $0.contains(" -l \(spec.long) ") }, "fish \(command.name) --\(spec.long)")
         if let short = spec.short {
@@ -106,6 +146,13 @@ final class CompletionTests: XCTestCase {
       (["forge", "start", "--log-format", ""], "text json"),
       (["forge", "completion", ""], "bash zsh fish"),
       (["forge", "help", "st"], "start stop"),
+      (["forge", "help", "l"], "logs"),
+      (["forge", "logs", ""], "web worker_2"),
+      // -f is --follow for logs: no file name follows it.
+      (["forge", "logs", "-f", ""], "web worker_2"),
+      (["forge", "start", "-f", "Procfile", ""], "web worker_2"),
+      (["forge", "attach", "--st"], "--steal"),
+      (["forge", "events", "--"], "--procfile --root --env --socket --json --help"),
       (["forge", "stop", ""], ""),
     ]
     var program = try script("bash") + "\ncd \(directory.path)\n"

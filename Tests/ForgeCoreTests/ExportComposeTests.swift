@@ -155,4 +155,35 @@ final class ExportComposeTests: ExportTestCase {
       dig(services, "worker", "depends_on", "release", "condition") as? String, "service_completed_successfully")
     XCTAssertNil(dig(services, "db", "depends_on"))
   }
+
+  // MARK: - Metrics
+
+  /// `FORGE_METRICS` as `--metrics`: every service but the release serves it, exposes the port
+  /// to the Compose network (not the host: each container has the same one) and carries the
+  /// scrape labels.
+  func testComposeMetricsExposeThePortWithScrapeLabels() throws {
+    let project = try exportProject(
+      procfile: procfile + "release: ./migrate\n", options: [("formation", "web=2,worker=1,clock=0,release=1")])
+    let plan = try exportPlan(project, environment: [("FORGE_METRICS", "[::]:9100")])
+    let model = try services(try ExportFormat.compose.files(plan))
+    let labels = ["prometheus.io/scrape": "true", "prometheus.io/port": "9100", "prometheus.io/path": "/metrics"]
+    for (type, exposed) in [("web", ["5000", "9100"]), ("worker", ["9100"]), ("clock", ["9100"])] {
+      XCTAssertEqual(
+        dig(model, type, "command") as? [String],
+        ["forge", "start", type, "-m", "\(type)=1", "-p", "5000", "--metrics", "[::]:9100"], type)
+      XCTAssertEqual(dig(model, type, "expose") as? [String], exposed, type)
+      XCTAssertEqual(dig(model, type, "labels") as? [String: String], labels, type)
+    }
+    XCTAssertEqual(dig(model, "web", "ports") as? [String], ["127.0.0.1:5000-5001:5000"], "web's own, as before")
+    XCTAssertNil(dig(model, "worker", "ports"))
+    XCTAssertEqual(dig(model, "release", "command") as? [String], ["forge", "run", "release"])
+    XCTAssertNil(dig(model, "release", "labels"))
+    XCTAssertNil(dig(model, "release", "expose"))
+
+    let socket = try services(try compose(probes: [("metrics", "unix:/run/forge.metrics")]).1)
+    XCTAssertNil(dig(socket, "worker", "labels"))
+    XCTAssertNil(dig(socket, "worker", "expose"))
+    XCTAssertEqual((dig(socket, "worker", "command") as? [String])?.last, "unix:/run/forge.metrics")
+    XCTAssertNil(dig(try services(try compose().1), "web", "labels"))
+  }
 }

@@ -218,4 +218,44 @@ final class ExportKubernetesTests: ExportTestCase {
       web.contains("\n# Not exported: forge starts web after worker (done), clock (ready); Kubernetes has no"), web)
     XCTAssertFalse(try exportFile(files, "example-web.service.yaml").text.contains("Not exported"))
   }
+
+  // MARK: - Metrics
+
+  /// `--metrics`: forge in every container but a release's serves it, and the pod says where.
+  func testKubernetesMetricsAddANamedPortAndScrapeAnnotations() throws {
+    let (_, files) = try kubernetes(
+      formation: "web=2,worker=1,clock=0,release=1", probes: [("metrics", "0.0.0.0:9100")])
+    let annotations = ["prometheus.io/scrape": "true", "prometheus.io/port": "9100", "prometheus.io/path": "/metrics"]
+    for (type, ports) in [("web", 2), ("worker", 1), ("clock", 1)] {
+      let template = dig(try object(files, "example-\(type).deployment.yaml"), "spec", "template")
+      XCTAssertEqual(dig(template, "metadata", "annotations") as? [String: String], annotations, type)
+      let container = dig(template, "spec", "containers", 0)
+      XCTAssertEqual(
+        dig(container, "command") as? [String],
+        ["forge", "start", type, "-m", "\(type)=1", "-p", "5000", "--metrics", "0.0.0.0:9100"], type)
+      XCTAssertEqual((dig(container, "ports") as? [Any])?.count, ports, type)
+      XCTAssertEqual(dig(container, "ports", ports - 1, "name") as? String, "metrics", type)
+      XCTAssertEqual(dig(container, "ports", ports - 1, "containerPort") as? Int, 9100, type)
+    }
+    let web = dig(try object(files, "example-web.deployment.yaml"), "spec", "template", "spec", "containers", 0)
+    XCTAssertEqual(dig(web, "ports", 0) as? [String: Int], ["containerPort": 5000])
+    // `forge run release` serves no metrics.
+    let release = dig(try object(files, "example-release.job.yaml"), "spec", "template")
+    XCTAssertNil(dig(release, "metadata", "annotations"))
+    XCTAssertNil(dig(release, "spec", "containers", 0, "ports"))
+    XCTAssertEqual(dig(release, "spec", "containers", 0, "command") as? [String], ["forge", "run", "release"])
+
+    // A socket has no port: the command carries it, and nothing else.
+    let socket = try kubernetes(probes: [("metrics", "unix:/run/forge.metrics")]).1
+    let worker = dig(try object(socket, "example-worker.deployment.yaml"), "spec", "template")
+    XCTAssertNil(dig(worker, "metadata", "annotations"))
+    XCTAssertNil(dig(worker, "spec", "containers", 0, "ports"))
+    XCTAssertEqual(
+      (dig(worker, "spec", "containers", 0, "command") as? [String])?.suffix(2),
+      ["--metrics", "unix:/run/forge.metrics"])
+    // Without --metrics, none of it.
+    let plain = dig(try object(try kubernetes().1, "example-web.deployment.yaml"), "spec", "template")
+    XCTAssertNil(dig(plain, "metadata", "annotations"))
+    XCTAssertEqual((dig(plain, "spec", "containers", 0, "ports") as? [Any])?.count, 1)
+  }
 }

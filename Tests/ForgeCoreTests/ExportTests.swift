@@ -125,10 +125,45 @@ final class ExportTests: ExportTestCase {
       ([("after", "web=db")], "--after", "db=0"),
       ([("ready-timeout", "0")], "--ready-timeout", "above 0"),
       ([("health-interval", "soon")], "--health-interval", "\"soon\""),
+      ([("metrics", "9100")], "--metrics", "expected HOST:PORT, [ADDRESS]:PORT or unix:PATH"),
     ]
     for (options, path, mentioning) in cases {
       assertConfigError(
         try exportPlan(project, probes: options), line: 0, path: path, mentioning: mentioning, "\(options)")
+    }
+  }
+
+  /// A `--metrics` address that no scraper can use where the export runs is said; the files
+  /// are written anyway (ExportKubernetesTests, ExportComposeTests).
+  func testMetricsAddressesNoScraperCanUseAreWarnedAbout() throws {
+    let project = try exportProject(procfile: orderedProcfile)
+    let warnings = { (address: String, format: ExportFormat) throws -> [String] in
+      ExportWarnings.all(try exportPlan(project, probes: [("metrics", address)]), format: format)
+    }
+    for format in [ExportFormat.kubernetes, .compose] {
+      for address in ["127.0.0.1:9100", "[::1]:9100", "127.1.2.3:9100"] {
+        XCTAssertEqual(
+          try warnings(address, format),
+          [
+            "--metrics \(address) is a loopback address: in each container it is the container itself, which no"
+              + " scraper outside can reach (use 0.0.0.0:9100 or [::]:9100); written as given"
+          ])
+      }
+      for address in ["0.0.0.0:9100", "[::]:9100", "10.0.0.5:9100"] {
+        XCTAssertEqual(try warnings(address, format), [])
+      }
+      XCTAssertEqual(
+        try warnings("unix:/run/forge.metrics", format),
+        ["--metrics unix:/run/forge.metrics has no port: no metrics port and no Prometheus annotations are written"])
+    }
+    XCTAssertEqual(
+      try warnings("0.0.0.0:9100", .systemd),
+      [
+        "--metrics 0.0.0.0:9100 is not exported: systemd units run each command without forge, which would serve"
+          + " the metrics"
+      ])
+    for format in ExportFormat.allCases {
+      XCTAssertEqual(ExportWarnings.all(try exportPlan(project), format: format), [], "\(format)")
     }
   }
 

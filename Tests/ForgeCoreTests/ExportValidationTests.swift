@@ -59,6 +59,7 @@ final class ExportValidationTests: ExportTestCase {
       probes: [
         ("ready", #"web=http:/up?a=1&b='2' c,worker=exec:test "$PORT" -gt 100 && echo 100%,clock=port"#),
         ("health", "web=exec:kill -0 1"), ("after", "web=worker,worker=release:done,clock=web"),
+        ("metrics", "0.0.0.0:9100"),
       ])
   }
 
@@ -168,6 +169,11 @@ final class ExportValidationTests: ExportTestCase {
     XCTAssertEqual(dig(services, "clock", "depends_on", "web", "condition") as? String, "service_healthy")
     XCTAssertEqual(dig(services, "release", "restart") as? String, "no")
     XCTAssertNil(dig(services, "release", "profiles"), "something waits for it")
+    // --metrics: the port on the Compose network, the scrape labels on the container.
+    XCTAssertEqual(dig(services, "worker", "labels", "prometheus.io/port") as? String, "9100")
+    XCTAssertEqual(dig(services, "worker", "labels", "prometheus.io/scrape") as? String, "true")
+    XCTAssertEqual(dig(services, "web", "expose") as? [String], ["6000", "9100"])
+    XCTAssertNil(dig(services, "release", "labels"))
     for service in ["web", "worker", "clock", "release"] {
       let environment = try XCTUnwrap(dig(services, service, "environment") as? [String: String?], service)
       for (key, value) in plan.environment { XCTAssertEqual(environment[key], value, "\(service) \(key)") }

@@ -175,6 +175,31 @@ final class ExportCommandTests: ForgeTestCase {
     }
   }
 
+  /// `--metrics` and `FORGE_METRICS` reach the manifests: the port, the scrape annotations and
+  /// forge's command in the container; a loopback address is warned about and written.
+  func testMetricsReachKubernetesAndCompose() throws {
+    let project = try makeProject(["Procfile": procfile])
+    let kubernetes = try runForge(
+      ["export", "kubernetes", "k8s", "-a", "shop", "--metrics", "0.0.0.0:9100"], in: project)
+    XCTAssertEqual(kubernetes.status, 0, kubernetes.stderr)
+    XCTAssertEqual(kubernetes.stderr, "")
+    let manifest = try XCTUnwrap(project.read("k8s/shop-web.deployment.yaml"))
+    for line in [
+      "\"prometheus.io/scrape\": \"true\"\n", "\"prometheus.io/port\": \"9100\"\n", "- name: metrics\n",
+      "containerPort: 9100\n", "\"--metrics\", \"0.0.0.0:9100\"]\n",
+    ] {
+      XCTAssertTrue(manifest.contains(line), "\(line) in \(manifest)")
+    }
+    let compose = try runForge(
+      ["export", "compose", "out"], in: project, environment: ["FORGE_METRICS": "127.0.0.1:9100"])
+    XCTAssertEqual(compose.status, 0, compose.stderr)
+    XCTAssertEqual(compose.stderrLines.count, 1, compose.stderr)
+    XCTAssertTrue(compose.stderr.hasPrefix("forge: warning: --metrics 127.0.0.1:9100 is a loopback address"))
+    let file = try XCTUnwrap(project.read("out/compose.yaml"))
+    XCTAssertTrue(file.contains("expose: [\"5000\", \"9100\"]\n"), file)
+    XCTAssertTrue(file.contains("\"--metrics\", \"127.0.0.1:9100\"]\n"), file)
+  }
+
   // MARK: - Secrets, modes, overwriting, warnings
 
   /// Every file holding a value is mode 0600 — the Kubernetes Secret and ConfigMap too (the

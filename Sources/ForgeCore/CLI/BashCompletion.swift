@@ -12,7 +12,7 @@ enum BashCompletion {
         local procfile=${FORGE_PROCFILE:-Procfile} i
         for ((i = 1; i < COMP_CWORD; i++)); do
           case ${COMP_WORDS[i]} in
-            -f | --procfile) procfile=${COMP_WORDS[i + 1]} ;;
+            \(unless(Options.procfile, commands, "procfile=${COMP_WORDS[i + 1]}", indent: "      "))
             --procfile=*) procfile=${COMP_WORDS[i]#--procfile=} ;;
           esac
         done
@@ -38,7 +38,7 @@ enum BashCompletion {
       case .choices(let words): action = "COMPREPLY=($(compgen -W \"\(words.joined(separator: " "))\" -- \"$cur\"))"
       case .none, .free: action = ":"
       }
-      text += "    \(flags(spec).joined(separator: " | "))) \(action); return ;;\n"
+      text += "    " + unless(spec, commands, "\(action); return", indent: "    ") + "\n"
     }
     text += "  esac\n\n"
 
@@ -75,6 +75,22 @@ enum BashCompletion {
 
       """
     return text
+  }
+
+  /// A `case` arm running `action` after the option: one arm for both flags, or, when some
+  /// command takes the short flag without a value (`-f` is `--follow` for `logs`), an arm for
+  /// the short flag that leaves those commands out, so `forge logs -f <Tab>` completes process
+  /// types rather than file names.
+  private static func unless(_ spec: OptionSpec, _ commands: [Command], _ action: String, indent: String) -> String {
+    let valueless = commands.filter { command in
+      command.specs.contains { $0.short != nil && $0.short == spec.short && !$0.takesValue }
+    }
+    guard let short = spec.short, !valueless.isEmpty else {
+      return "\(flags(spec).joined(separator: " | "))) \(action) ;;"
+    }
+    let names = valueless.map(\.name).joined(separator: " | ")
+    return
+      "-\(short)) case ${COMP_WORDS[1]} in \(names)) ;; *) \(action) ;; esac ;;\n\(indent)--\(spec.long)) \(action) ;;"
   }
 
   static func flags(_ spec: OptionSpec) -> [String] {

@@ -70,6 +70,14 @@ enum CompletionCommand {
       name: "reload", summary: "roll out a new release", specs: ClientCommands.specs(of: "reload"), positionals: .none),
     Command(name: "signal", summary: "signal processes", specs: ClientCommands.specs, positionals: .none),
     Command(
+      name: "logs", summary: "print recent log lines", specs: ClientCommands.specs(of: "logs"), positionals: .types),
+    Command(
+      name: "events", summary: "stream lifecycle events", specs: ClientCommands.specs(of: "events"),
+      positionals: .none),
+    Command(
+      name: "attach", summary: "attach to an instance's terminal", specs: AttachCommand.specs, positionals: .types),
+    Command(name: "top", summary: "a live view of a running forge", specs: TopCommand.specs, positionals: .none),
+    Command(
       name: "export", summary: "write systemd, Kubernetes or Compose files", specs: ExportCommand.specs,
       positionals: .formatAndDirectory),
     Command(name: "completion", summary: "print a completion script", specs: specs, positionals: .shells),

@@ -104,7 +104,8 @@ enum ExportCommand {
       forgeExecutable: Files.currentExecutable())
   }
 
-  /// `--ready`, `--health`, their timings and `--after`, read and checked as `forge start` does.
+  /// `--ready`, `--health`, their timings, `--after` and `--metrics`, read and checked as
+  /// `forge start` does.
   static func probes(_ given: OptionValues, _ environment: Variables, _ project: Project) throws -> ExportPlan.Probes {
     var options = Supervisor.Options()
     try StartCommand.configureReadiness(&options, given, environment, project)
@@ -114,7 +115,8 @@ enum ExportCommand {
     }
     return ExportPlan.Probes(
       readiness: options.readiness, health: options.health, order: options.order,
-      readyTimeoutSeconds: options.readyTimeoutSeconds, healthIntervalSeconds: options.healthIntervalSeconds)
+      readyTimeoutSeconds: options.readyTimeoutSeconds, healthIntervalSeconds: options.healthIntervalSeconds,
+      metrics: options.metrics)
   }
 
   static func write(

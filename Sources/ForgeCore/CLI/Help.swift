@@ -20,6 +20,10 @@ enum Help {
       reload              read the files again and roll the new release out
       signal SIGNAL [TYPE|TYPE.N...]
                           send a signal to processes of a running forge
+      logs [TARGET...]    print recent lines of a running forge's processes (-f follows)
+      events              stream the lifecycle events of a running forge until Ctrl-C
+      attach TARGET       connect this terminal to an instance's terminal
+      top                 a live view of a running forge: CPU, memory, state, readiness
       export FORMAT DIR   write the formation as systemd units, Kubernetes manifests or a
                           Compose file (FORMAT: systemd, kubernetes, compose)
       completion SHELL    print a completion script for bash, zsh or fish
@@ -110,6 +114,38 @@ enum Help {
           + "here is ready. Exits 1, naming what is not ready, after the timeout or if forge stops.",
         ClientCommands.specs(of: "wait")
       )
+    case "logs":
+      (usage, summary, specs) = (
+        "forge logs [TARGET...] [-f] [-n N] [--json]",
+        "Prints the last N lines (default 100) of the TARGETs (types or instances; all without one) of\n"
+          + "the forge running here, merged in arrival order, in the live stream's format. forge keeps\n"
+          + "--log-buffer lines per instance. -f follows live output until Ctrl-C or until forge stops.",
+        ClientCommands.specs(of: "logs")
+      )
+    case "events":
+      (usage, summary, specs) = (
+        "forge events [--json]",
+        "Streams the lifecycle events of the forge running here until Ctrl-C: started, ready, unhealthy,\n"
+          + "exited, restarting, gave up, scaled, reload planned, replaced, halted, stopping, stopped;\n"
+          + "each with its time, instance and release.",
+        ClientCommands.specs(of: "events")
+      )
+    case "attach":
+      (usage, summary, specs) = (
+        "forge attach [OPTIONS] TARGET",
+        "Connects this terminal to the terminal of an instance (web means web.1) of a type started\n"
+          + "with --interactive or --tty. The detach key (Ctrl-]) leaves the process running; when the\n"
+          + "process exits, forge attach exits with its status.",
+        AttachCommand.specs
+      )
+    case "top":
+      (usage, summary, specs) = (
+        "forge top [OPTIONS]",
+        "A full-screen view of the forge running here, refreshed every second: instances sorted by CPU\n"
+          + "(m: by memory, c: by CPU, q quits) with state, readiness, restarts, uptime, port and release.\n"
+          + "Outside a terminal, prints one snapshot.",
+        TopCommand.specs
+      )
     case "export":
       (usage, summary, specs) = (
         "forge export [OPTIONS] FORMAT DIR",
@@ -118,7 +154,9 @@ enum Help {
           + "secret keys, a ConfigMap for the rest, Deployments, Services, Jobs for tasks) or compose\n"
           + "(compose.yaml, secrets in APP.secrets.env). Files holding values are mode 0600; the platform\n"
           + "gets -t + 5 s to stop. Files the last export wrote and this one does not are deleted\n"
-          + "(DIR/.forge-export); a file it did not write is never overwritten without --force.",
+          + "(DIR/.forge-export); a file it did not write is never overwritten without --force.\n"
+          + "With --metrics, forge in each container serves metrics, and Kubernetes and Compose get its\n"
+          + "port and the Prometheus scrape annotations (labels).",
         ExportCommand.specs
       )
     case "completion":

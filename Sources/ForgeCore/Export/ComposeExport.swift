@@ -15,6 +15,8 @@
 /// The first exposed type (web by default) publishes its port to the host on 127.0.0.1, as
 /// `forge start` serves it: `127.0.0.1:5000:5000`, a range for several replicas (each gets the
 /// port its instance has under forge). Other services reach it by its service name.
+/// `--metrics` adds its port to `expose` (not published: see `ExportMetrics`) and the
+/// Prometheus scrape labels.
 ///
 /// Readiness and health become the service's one `healthcheck`, a shell test (see
 /// `ExportProbes`: nc or bash for a port, wget or curl for HTTP, so the image needs one of
@@ -74,9 +76,11 @@ enum ComposeExport {
       // The margin lets forge in the container finish its own stop before Docker's SIGKILL.
       text += "    stop_grace_period: \(ExportText.seconds(plan.platformStopSeconds))s\n"
       if !type.isRelease { text += "    deploy:\n      replicas: \(type.count)\n" }
-      if type.exposed && !type.isRelease {
-        text += "    expose: [\(scalar(String(plan.port(type, instance: 1))))]\n"
-      }
+      let metricsPort = ExportMetrics.port(plan, type)
+      let exposed =
+        (type.exposed && !type.isRelease ? [plan.port(type, instance: 1)] : []) + [metricsPort].compactMap { $0 }
+      if !exposed.isEmpty { text += "    expose: \(ExportText.yamlList(exposed.map(String.init), quote: scalar))\n" }
+      if let metricsPort { text += ExportMetrics.mapping("labels", port: metricsPort, indent: "    ") }
       if type.name == published { text += "    ports: [\(scalar(publishedPort(plan, type)))]\n" }
       if !type.isRelease { text += healthcheck(plan, type) }
       text += dependsOn(type, on: services)

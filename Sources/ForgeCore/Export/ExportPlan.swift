@@ -44,6 +44,9 @@ struct ExportPlan {
     var order = StartOrder()
     var readyTimeoutSeconds = 60.0
     var healthIntervalSeconds = 10.0
+    /// `--metrics`: read with these by `forge start` (its `/healthz` and `/readyz` are probes
+    /// too), and given to forge in each container (see `ExportMetrics`).
+    var metrics: ListenAddress? = nil
   }
 
   /// Already sanitized (see `ExportNames.app`): lowercase letters, digits and `-`.
@@ -74,6 +77,8 @@ struct ExportPlan {
   var expandedFromShell: [String] = []
   /// The forge binary systemd units run to read their credentials (the exporting one).
   var forgeExecutable = ExportPlan.defaultForgeExecutable
+  /// `--metrics`: where forge in each container serves Prometheus metrics (see `ExportMetrics`).
+  var metrics: ListenAddress? = nil
 
   static let defaultForgeExecutable = "/usr/local/bin/forge"
 
@@ -148,6 +153,7 @@ struct ExportPlan {
     }
     expandedFromShell = self.environment.map(\.key).filter { project.expandedFromEnvironment.contains($0) }
     self.forgeExecutable = forgeExecutable
+    metrics = probes.metrics
   }
 
   /// The env files' variables as the processes get them: with `--file-refs`, an `X_FILE`
@@ -181,10 +187,12 @@ struct ExportPlan {
   /// The command a container runs for one instance of `type`: forge itself, so the container
   /// gets forge's signal handling, log prefixing and restart policy. `-p` is the base port:
   /// forge adds the type's Procfile offset itself, so the process listens on the port of
-  /// TYPE.1, which is what the container exposes.
+  /// TYPE.1, which is what the container exposes. `--metrics` is forge's own, so only
+  /// `forge start` gets it.
   func containerCommand(_ type: ProcessEntry) -> [String] {
     if type.isRelease { return ["forge", "run", type.name] }
-    return ["forge", "start", type.name, "-m", "\(type.name)=1", "-p", String(basePort)]
+    let command = ["forge", "start", type.name, "-m", "\(type.name)=1", "-p", String(basePort)]
+    return command + (metrics.map { ["--metrics", $0.description] } ?? [])
   }
 }
 

@@ -10,9 +10,10 @@
 ///   warning names what to use instead: the Compose service (the type's name) or the
 ///   Kubernetes Service `APP-TYPE` (exposed types only: `--expose`), both on the type's port.
 ///   systemd units share the host, as under forge: nothing to say.
+/// - A `--metrics` address no scraper can use there (see `ExportMetrics`).
 enum ExportWarnings {
   static func all(_ plan: ExportPlan, format: ExportFormat) -> [String] {
-    fromShell(plan) + localReferences(plan, format: format)
+    fromShell(plan) + localReferences(plan, format: format) + ExportMetrics.warnings(plan, format: format)
   }
 
   static func fromShell(_ plan: ExportPlan) -> [String] {

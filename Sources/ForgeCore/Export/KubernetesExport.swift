@@ -8,7 +8,8 @@
 /// `release` type, and a task (a type another waits for with `:done`), is a Job that runs once.
 /// A polled readiness probe becomes a `readinessProbe`, and a `startupProbe` that gives up
 /// after `--ready-timeout`; a health check a `livenessProbe` (3 failures in a row restart, as
-/// under forge).
+/// under forge). With `--metrics`, each pod running forge start gets a `metrics` port and the
+/// Prometheus scrape annotations (see `ExportMetrics`).
 enum KubernetesExport {
   static func files(_ plan: ExportPlan) throws(ConfigError) -> [ExportFile] {
     if let user = plan.user, UInt32(user) == nil {
@@ -112,7 +113,11 @@ enum KubernetesExport {
   }
 
   static func podTemplate(_ plan: ExportPlan, _ type: ExportPlan.ProcessEntry, restartPolicy: String?) -> String {
-    var text = "  template:\n    metadata:\n      labels:\n" + labels(plan, type, indent: "        ") + "    spec:\n"
+    let metricsPort = ExportMetrics.port(plan, type)
+    var text = "  template:\n    metadata:\n      labels:\n" + labels(plan, type, indent: "        ")
+    // On the pod, where Prometheus's pod discovery reads them.
+    if let metricsPort { text += ExportMetrics.mapping("annotations", port: metricsPort, indent: "      ") }
+    text += "    spec:\n"
     if let restartPolicy { text += "      restartPolicy: \(restartPolicy)\n" }
     // Kubernetes counts whole seconds; rounding up never cuts forge's grace period short, and
     // the margin lets forge finish its own stop and say so before the kubelet's SIGKILL.
@@ -136,7 +141,9 @@ enum KubernetesExport {
       // An exec probe gets the instance's PORT, as under forge (forge sets it again for the process).
       text += "            - name: PORT\n              value: \(ExportText.yaml(String(port)))\n"
     }
-    if type.exposed { text += "          ports:\n            - containerPort: \(port)\n" }
+    if type.exposed || metricsPort != nil { text += "          ports:\n" }
+    if type.exposed { text += "            - containerPort: \(port)\n" }
+    if let metricsPort { text += "            - name: metrics\n              containerPort: \(metricsPort)\n" }
     return text + probes(plan, type, port: port)
   }
 
