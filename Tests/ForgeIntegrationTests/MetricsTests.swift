@@ -8,6 +8,7 @@ import XCTest
 /// `--metrics ADDRESS`: `/metrics` in Prometheus text format 0.0.4, read by the Prometheus
 /// client's own parser; `/healthz`, `/readyz`, refused paths and methods; the request, idle and
 /// connection limits; IPv6 and Unix-socket addresses; an address that cannot be served.
+/// The HTTP client the tests speak with is in `Support/MetricsHTTP.swift`.
 final class MetricsTests: ForgeControlTestCase {
   private func start(_ project: ForgeProject, _ arguments: [String], metrics address: String) throws -> ForgeProcess {
     let forge = try launch(["start", "-t", "1", "--metrics", address] + arguments, in: project)
@@ -140,6 +141,40 @@ final class MetricsTests: ForgeControlTestCase {
     try stop(forge)
   }
 
+  /// The defect: a one-off done under `on-failure` kept /readyz at 503 and its gauge at 0
+  /// for good, while `forge wait` had to count it. Ready or done is one rule for all three.
+  func testAOneOffThatFinishedAndIsNotRestartedCountsAsReady() throws {
+    let port = try MetricsHTTP.freePort()
+    let project = try makeProject([
+      "Procfile": "web: exec ./service.sh\nonce: echo hi\nflaky: \(Readiness.gate("go")); rm go; exit 0\n",
+      "service.sh": HelperScripts.service,
+    ])
+    // flaky never says it is ready: whether it is waiting for its restart or started again when
+    // /readyz is asked, it is not ready; only its exit with 0 could make it so.
+    let forge = try start(
+      project, ["--restart", "once=on-failure,flaky=always", "--ready", "flaky=log:never said"],
+      metrics: "127.0.0.1:\(port)")
+    try forge.waitForLine(containing: "ready pid=", from: "web.1")
+    try forge.waitForLine(containing: "exited with code 0", from: "once.1")
+    XCTAssertEqual(try control(["wait", "--timeout", "5", "web", "once"], in: project), "ready: web.1, once.1\n")
+    let ready = try MetricsHTTP.get("/readyz", port: port)
+    XCTAssertEqual(ready.status, 503, "flaky.1 is not done")
+    XCTAssertEqual(ready.body, "not ready: flaky.1\n", "once.1 is done, so ready")
+
+    // Exited 0 under `always`: between two runs, not done.
+    try project.write("go", "")
+    try forge.waitForLine(containing: "restarting in", from: "flaky.1")
+    let waiting = try MetricsHTTP.get("/readyz", port: port)
+    XCTAssertEqual(waiting.body, "not ready: flaky.1\n")
+    let metrics = try MetricsHTTP.get("/metrics", port: port).body
+    for (instance, value) in [("web.1", 1), ("once.1", 1), ("flaky.1", 0)] {
+      let type = instance.prefix { $0 != "." }
+      let sample = "forge_process_ready{type=\"\(type)\",instance=\"\(instance)\"} \(value)\n"
+      XCTAssertTrue(metrics.contains(sample), "no \(sample) in\n\(metrics)")
+    }
+    try stop(forge)
+  }
+
   func testHeadIsAnsweredWithTheHeadersAndNoBody() throws {
     let port = try MetricsHTTP.freePort()
     let project = try makeProject(["Procfile": "web: exec sleep 600\n"])
@@ -185,6 +220,25 @@ final class MetricsTests: ForgeControlTestCase {
     try stop(forge)
   }
 
+  /// The limit is on the head, however it arrives: a head over 8 KiB sent in one write used
+  /// to be read in 4 KiB chunks, its end found in the last, and answered 200 up to ~12 KB.
+  func testARequestHeadOver8KiBIsRefusedWhetherSentInOneWriteOrInPieces() throws {
+    let port = try MetricsHTTP.freePort()
+    let project = try makeProject(["Procfile": "web: exec sleep 600\n"])
+    let forge = try start(project, [], metrics: "127.0.0.1:\(port)")
+    for pieces in [1, 3] {
+      let limit = try MetricsHTTP.exchange(MetricsHTTP.head(size: 8192), pieces: pieces, port: port)
+      XCTAssertEqual(limit.status, 200, "a head of exactly 8 KiB in \(pieces) writes")
+      for size in [8193, 9000, 12000, 16384] {
+        let reply = try MetricsHTTP.exchange(MetricsHTTP.head(size: size), pieces: pieces, port: port)
+        XCTAssertEqual(reply.status, 431, "\(size) bytes in \(pieces) writes: \(reply.raw.prefix(100))")
+        XCTAssertEqual(reply.headers["connection"], "close")
+      }
+    }
+    XCTAssertEqual(try MetricsHTTP.get("/healthz", port: port).status, 200, "served again")
+    try stop(forge)
+  }
+
   // MARK: - Addresses
 
   func testMetricsListenOnAUnixSocketRemovedAtTheEndAndOnIPv6Loopback() throws {
@@ -221,117 +275,6 @@ final class MetricsTests: ForgeControlTestCase {
     XCTAssertTrue(busy.stderr.hasPrefix("forge: cannot serve metrics at 127.0.0.1:\(port): "), busy.stderr)
     XCTAssertFalse(project.exists("started"), "nothing started\n\(busy.stdout)")
     XCTAssertFalse(project.exists(".forge.sock"))
-  }
-}
-
-// MARK: - HTTP, as a scraper speaks it
-
-/// A reply of forge's metrics server; status 0 and no bytes when it closed without answering.
-struct HTTPReply {
-  let raw: [UInt8]
-  let status: Int
-  /// Header names lowercased.
-  let headers: [String: String]
-  let body: String
-
-  init(_ raw: [UInt8]) {
-    self.raw = raw
-    let parts = String(decoding: raw, as: UTF8.self).components(separatedBy: "\r\n\r\n")
-    let lines = parts[0].components(separatedBy: "\r\n")
-    body = parts.dropFirst().joined(separator: "\r\n\r\n")
-    status = lines[0].split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-    let fields = lines.dropFirst().compactMap { line in
-      line.firstIndex(of: ":").map {
-        (line[..<$0].lowercased(), line[line.index(after: $0)...].trimmingCharacters(in: .whitespaces))
-      }
-    }
-    headers = Dictionary(fields, uniquingKeysWith: { $1 })
-  }
-}
-
-/// Plain TCP (and Unix-socket) HTTP/1.1 against forge's metrics server.
-enum MetricsHTTP {
-  /// A random port from 30000 on that nothing uses on 127.0.0.1.
-  static func freePort() throws -> Int {
-    guard let port = (0..<100).lazy.map({ _ in Int.random(in: 30000..<60000) }).first(where: Readiness.isFree) else {
-      throw HarnessError("no free port found")
-    }
-    return port
-  }
-
-  /// A TCP socket on which `call` with loopback:`port` (`[::1]` with `ipv6`) returned 0, or nil.
-  private static func socket(_ port: Int, ipv6: Bool, _ call: (Int32, __CONST_SOCKADDR_ARG, socklen_t) -> Int32)
-    -> Int32?
-  {
-    let fd = Glibc.socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    var v4 = sockaddr_in()
-    var v6 = sockaddr_in6()
-    v4.sin_family = sa_family_t(AF_INET)
-    v4.sin_port = in_port_t(UInt16(port).bigEndian)
-    v4.sin_addr = in_addr(s_addr: inet_addr("127.0.0.1"))
-    v6.sin6_family = sa_family_t(AF_INET6)
-    v6.sin6_port = in_port_t(UInt16(port).bigEndian)
-    v6.sin6_addr = in6addr_loopback
-    let result =
-      ipv6
-      ? withUnsafePointer(to: &v6) {
-        call(fd, __CONST_SOCKADDR_ARG(__sockaddr_in6__: $0), socklen_t(MemoryLayout<sockaddr_in6>.size))
-      }
-      : withUnsafePointer(to: &v4) {
-        call(fd, __CONST_SOCKADDR_ARG(__sockaddr_in__: $0), socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    guard fd >= 0, result == 0 else {
-      if fd >= 0 { close(fd) }
-      return nil
-    }
-    return fd
-  }
-
-  static func connect(_ port: Int, ipv6: Bool = false) throws -> Int32 {
-    guard let fd = socket(port, ipv6: ipv6, { Glibc.connect($0, $1, $2) }) else {
-      throw HarnessError("connect to port \(port): \(String(cString: strerror(errno)))")
-    }
-    return fd
-  }
-
-  /// A listener on 127.0.0.1:`port` that never accepts: the port is taken.
-  static func listen(_ port: Int) throws -> Int32 {
-    guard let fd = socket(port, ipv6: false, { bind($0, $1, $2) == 0 ? Glibc.listen($0, 1) : -1 }) else {
-      throw HarnessError("cannot listen on \(port): \(String(cString: strerror(errno)))")
-    }
-    return fd
-  }
-
-  static func ipv6LoopbackWorks() -> Bool {
-    socket(0, ipv6: true, { bind($0, $1, $2) }).map { close($0) } != nil
-  }
-
-  static func get(_ path: String, port: Int) throws -> HTTPReply {
-    try exchange("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n", port: port)
-  }
-
-  static func exchange(_ request: String, port: Int, ipv6: Bool = false, timeout: TimeInterval = 5) throws -> HTTPReply
-  {
-    try exchange(try connect(port, ipv6: ipv6), request, timeout: timeout)
-  }
-
-  /// Sends `request` on `fd` (errors ignored: forge may close early), reads until forge closes
-  /// the connection, and closes `fd`.
-  static func exchange(_ fd: Int32, _ request: String, timeout: TimeInterval) throws -> HTTPReply {
-    defer { close(fd) }
-    _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    let deadline = Date(timeIntervalSinceNow: timeout)
-    while true {
-      guard RawSocket.waitReadable(fd, timeout: max(0, deadline.timeIntervalSinceNow)) else {
-        throw HarnessError("no end of the reply to \(request.prefix(40).debugDescription) within \(timeout) s")
-      }
-      let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-      if n < 0 && errno == EINTR { continue }
-      if n <= 0 { return HTTPReply(received) }  // closed (or reset after a refusal)
-      received += buffer[0..<n]
-    }
   }
 }
 

@@ -72,19 +72,24 @@ final class ReadinessTests: ForgeControlTestCase {
     XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
   }
 
-  func testForgeWaitDoesNotCountAFinishedProcessThatIsNotATask() throws {
+  /// Under `on-failure` a clean exit is the end the policy asks for: done, so `forge wait`
+  /// counts it (as `/readyz` does), task or not. `forge ps` still says its process is not ready:
+  /// there is none. One that failed and waits to start again is not done.
+  func testForgeWaitCountsAProcessThatFinishedAndIsNotRestartedAsDone() throws {
     let project = try makeProject([
-      "Procfile": "web: echo bye; exit 0\nworker: exec ./service.sh\n", "service.sh": HelperScripts.service,
+      "Procfile": "web: echo bye; exit 0\nworker: exec ./service.sh\nbroken: exit 3\n",
+      "service.sh": HelperScripts.service,
     ])
     let forge = try start(project, ["--restart", "on-failure"])
     try forge.waitForLine(containing: "exited with code 0", from: "web.1")
     try forge.waitForLine(containing: "ready pid=", from: "worker.1")
+    try forge.waitForLine(containing: "restarting in", from: "broken.1")
     let table = try processTable(in: project)
     XCTAssertEqual(Readiness.flag(table["web.1"], "ready"), false, table.text)
-    // Nothing waits for web with :done, so it is no task: gone is not ready, as ps says.
-    let wait = try runForge(["wait", "web", "--timeout", "0.3"], in: project)
+    XCTAssertEqual(try control(["wait", "web", "worker", "--timeout", "5"], in: project), "ready: web.1, worker.1\n")
+    let wait = try runForge(["wait", "broken", "--timeout", "0.3"], in: project)
     XCTAssertEqual(wait.status, 1, "forge wait: \(wait.stdout)")
-    XCTAssertEqual(wait.stderr, "forge: not ready after 0.3 s: web.1\n")
+    XCTAssertEqual(wait.stderr, "forge: not ready after 0.3 s: broken.1\n")
     try stop(forge)
   }
 

@@ -1,6 +1,6 @@
 /// Plain HTTP/1.1 from the event loop for `--metrics`: no thread, no library. One request per
-/// connection (answered with `Connection: close`); requests over 8 KiB, clients silent for 5 s
-/// and connections beyond 64 are closed, so a slow scraper never stalls the log stream.
+/// connection (answered with `Connection: close`); request heads over 8 KiB (431), clients
+/// silent for 5 s and connections beyond 64 are closed, so a slow scraper never stalls the log stream.
 final class HTTPServer {
   struct Response {
     let status: Int
@@ -89,20 +89,28 @@ final class HTTPServer {
       drop(connection)
       return
     }
+    let searched = connection.request.count
     connection.request += chunk[0..<count]
-    if let end = headersEnd(connection.request) {
+    // The limit is on the head (request line, fields, blank line) however it arrives: a head
+    // sent in one write is read in several chunks and its end may come in the last one, so
+    // its size is checked once the end is found, not only while the end is missing.
+    if let end = headersEnd(connection.request, from: max(0, searched - 3)) {
+      guard end + 4 <= Self.requestLimit else { return respond(connection, .text(431, "request too large\n")) }
       let (method, path) = parse(connection.request[..<end])
       let response = handler(method, path)
       // HEAD: the same headers, no body (RFC 9110 9.3.2).
       respond(connection, response, body: method != "HEAD")
-    } else if connection.request.count > Self.requestLimit {
+    } else if connection.request.count >= Self.requestLimit {
+      // No end within the limit: the head is longer than that, whatever follows.
       respond(connection, .text(431, "request too large\n"))
     }
   }
 
-  private func headersEnd(_ bytes: [UInt8]) -> Int? {
-    guard bytes.count >= 4 else { return nil }
-    for i in 0...(bytes.count - 4)
+  /// Where the blank line that ends the head begins, searched from `start` (the bytes before
+  /// it were searched when they came).
+  private func headersEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+    guard bytes.count >= 4, start <= bytes.count - 4 else { return nil }
+    for i in start...(bytes.count - 4)
     where bytes[i] == 0x0D && bytes[i + 1] == 0x0A && bytes[i + 2] == 0x0D && bytes[i + 3] == 0x0A {
       return i
     }

@@ -151,15 +151,14 @@ enum ComposeExport {
         text += "\(key)='\(value)'\n"
         continue
       }
-      var escaped = ""
-      for scalar in value.unicodeScalars {
+      let escaped = value.escapingScalars { scalar in
         switch scalar {
-        case "\\": escaped += "\\\\"
-        case "\"": escaped += "\\\""
-        case "$": escaped += "\\$"
-        case "\n": escaped += "\\n"
-        case "\r": escaped += "\\r"
-        default: escaped.unicodeScalars.append(scalar)
+        case "\\": "\\\\"
+        case "\"": "\\\""
+        case "$": "\\$"
+        case "\n": "\\n"
+        case "\r": "\\r"
+        default: nil
         }
       }
       text += "\(key)=\"\(escaped)\"\n"

@@ -147,25 +147,19 @@ enum SystemdExport {
   /// so they are doubled and reach the shell as written; backslash, quote and control
   /// characters are C-escaped, which systemd undoes.
   static func quoted(_ command: String) -> String {
-    var out = "\""
-    for scalar in command.unicodeScalars {
+    let escaped = command.escapingScalars { scalar in
       switch scalar {
-      case "%": out += "%%"
-      case "$": out += "$$"
-      case "\\": out += "\\\\"
-      case "\"": out += "\\\""
-      case "\t": out += "\\t"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      default:
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-          out += "\\x" + hex(UInt8(scalar.value))
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
+      case "%": "%%"
+      case "$": "$$"
+      case "\\": "\\\\"
+      case "\"": "\\\""
+      case "\t": "\\t"
+      case "\n": "\\n"
+      case "\r": "\\r"
+      default: scalar.value < 0x20 || scalar.value == 0x7F ? "\\x" + hex(UInt8(scalar.value)) : nil
       }
     }
-    return out + "\""
+    return "\"" + escaped + "\""
   }
 
   /// systemd's EnvironmentFile syntax: `KEY="value"`; inside double quotes a backslash

@@ -75,6 +75,7 @@ extension FormationMachine {
       let id = rollingQueue.removeFirst()
       guard let instance = instances[id], instance.want == .up else { continue }
       instances[id]?.want = .cycle
+      instances[id]?.replacing = true
       instances[id]?.restarts += 1
       rollingCurrent = id
       markDirty(id)

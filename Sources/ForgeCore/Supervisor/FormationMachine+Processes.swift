@@ -30,8 +30,11 @@ extension FormationMachine {
     if haltedReplacement == id { haltedReplacement = nil }
     announce(id, "started with pid \(pid)")
     event("started", id, [("pid", String(pid), true)])
-    if rollout != nil && rollingCurrent == id {
-      announce(id, "replaced (release \(rules.release))")
+    // Once per replacement, for a reload and for a requested restart alike; a crash of the
+    // replacement that the policy restarts is not another one.
+    if instance.replacing {
+      instances[id]?.replacing = false
+      if rollout != nil && rollingCurrent == id { announce(id, "replaced (release \(rules.release))") }
       event("replaced", id)
     }
     beginReadiness(id, now: now)

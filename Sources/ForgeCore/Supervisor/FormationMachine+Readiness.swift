@@ -52,6 +52,20 @@ extension FormationMachine {
     markDependents(of: id.typeIndex)
   }
 
+  /// Ready, or done: what `forge wait`, `/readyz` and `forge_process_ready` count. An instance
+  /// that exited with status 0 and that nothing starts again (a task, or a type whose restart
+  /// policy is `on-failure` or `never`) has done what it was there for; with `always` it is
+  /// only between two runs (or the formation is stopping).
+  func isReadyOrDone(_ instance: Instance) -> Bool {
+    switch instance.state {
+    case .running: return instance.readyAt != nil
+    case .exited(.exited(0)?):
+      let type = rules.types[instance.id.typeIndex]
+      return instance.want == .up && (type.isTask || type.restart != .always)
+    default: return false
+    }
+  }
+
   /// Instances of the types that wait for this one look at their gates again.
   mutating func markDependents(of typeIndex: Int) {
     for dependent in rules.types[typeIndex].dependents {
@@ -151,11 +165,14 @@ extension FormationMachine {
         nil,
         "\(rules.types[id.typeIndex].name) failed: \(name(of: id)) failed \(failures.count) times within "
           + "\(formatSeconds(policy.windowSeconds)) s; giving up")
+      event("gave up", id, [("exits", String(failures.count), true)])
       endFormation(status: 1, now: now)
       return
     }
     instances[id]?.want = .cycle
     instances[id]?.restarts += 1
+    // Started again as soon as it has stopped: no backoff, as `forge restart`.
+    event("restarting", id, [("delay", "0", true)])
     markDirty(id)
   }
 }

@@ -110,6 +110,8 @@ struct FormationMachine {
     var toldWaiting = false
     /// The release its current (or last) process was started from.
     var release = ""
+    /// Stopped by a restart or reload to be replaced: its next spawn is the replacement.
+    var replacing = false
     /// Times of recent exits that led to a restart, for the give-up window.
     var failures: [Deadline] = []
     var backoffSeconds = 0.0

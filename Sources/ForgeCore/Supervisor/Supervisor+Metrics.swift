@@ -21,20 +21,12 @@ extension Supervisor {
     case "/healthz":
       return .text(200, "ok\n")
     case "/readyz":
-      let waiting = machine.orderedInstances.filter { !isServing($0) }.map { name($0.id) }
+      let waiting = machine.orderedInstances.filter { !machine.isReadyOrDone($0) }.map { name($0.id) }
       return waiting.isEmpty
         ? .text(200, "ready\n") : .text(503, "not ready: " + waiting.joined(separator: ", ") + "\n")
     default:
       sampleResources(now: Clock.now())
       return .text(200, metricsText(), type: "text/plain; version=0.0.4; charset=utf-8")
-    }
-  }
-
-  private func isServing(_ instance: FormationMachine.Instance) -> Bool {
-    switch instance.state {
-    case .running: return instance.readyAt != nil
-    case .exited(.exited(0)?): return machine.rules.types[instance.id.typeIndex].isTask
-    default: return false
     }
   }
 
@@ -62,8 +54,10 @@ extension Supervisor {
     }
     family("forge_process_up", "gauge", "Whether the instance's process is running.")
     for instance in instances { sample("forge_process_up", labels(instance), group(instance) == nil ? 0 : 1) }
-    family("forge_process_ready", "gauge", "Whether the instance is ready.")
-    for instance in instances { sample("forge_process_ready", labels(instance), isServing(instance) ? 1 : 0) }
+    family("forge_process_ready", "gauge", "Whether the instance is ready (or done: exited 0, not restarted).")
+    for instance in instances {
+      sample("forge_process_ready", labels(instance), machine.isReadyOrDone(instance) ? 1 : 0)
+    }
     family("forge_process_restarts_total", "counter", "Restarts of the instance.")
     for instance in instances { sample("forge_process_restarts_total", labels(instance), Double(instance.restarts)) }
     family("forge_process_cpu_seconds_total", "counter", "CPU time of the instance's process group.")
@@ -106,16 +100,14 @@ extension Supervisor {
   }
 
   static func escapeLabel(_ value: String) -> String {
-    var out = ""
-    for character in value {
-      switch character {
-      case "\\": out += "\\\\"
-      case "\"": out += "\\\""
-      case "\n": out += "\\n"
-      default: out.append(character)
+    value.escapingScalars { scalar in
+      switch scalar {
+      case "\\": "\\\\"
+      case "\"": "\\\""
+      case "\n": "\\n"
+      default: nil
       }
     }
-    return out
   }
 
   static func number(_ value: Double) -> String {

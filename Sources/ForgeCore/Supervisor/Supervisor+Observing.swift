@@ -49,22 +49,38 @@ extension Supervisor {
     return nil
   }
 
-  /// A lifecycle event, to `forge events` followers: a JSON object per line, or text.
+  /// A lifecycle event of the machine, to `forge events` followers.
   func publish(_ event: FormationMachine.Event) {
+    guard followers.hasEventFollowers else { return }  // nobody listens: nothing to render
+    publish(
+      event.kind, instance: event.instance, release: event.release,
+      details: event.details.map { detail in
+        (detail.key, detail.isNumber ? .number(Double(detail.value) ?? 0) : .string(detail.value), detail.value)
+      })
+  }
+
+  /// Events the driver knows of first (scaling, a planned reload). A detail has a JSON value and
+  /// a text one, which differ for objects (`formation`: `{"web":3}` and `web=3`).
+  func publish(
+    _ kind: String, instance id: InstanceID? = nil, release: String? = nil,
+    details: [(key: String, json: JSONValue, text: String)]
+  ) {
     guard followers.hasEventFollowers else { return }
     let wall = Clock.wall()
     let time = WallTime.rfc3339(wall.seconds, wall.milliseconds)
-    let instance = event.instance.map(name)
-    var fields: [(String, JSONValue)] = [("time", .string(time)), ("event", .string(event.kind))]
+    let instance = id.map(name)
+    let release = release ?? project.releaseID
+    var fields: [(String, JSONValue)] = [("time", .string(time)), ("event", .string(kind))]
     fields.append(("instance", instance.map(JSONValue.string) ?? .null))
-    fields.append(("release", .string(event.release)))
-    var text = "\(time) \(event.kind)"
+    fields.append(("release", .string(release)))
+    // TIME EVENT [INSTANCE] key=value … release=R, values quoted as logfmt does.
+    var text = "\(time) \(kind)"
     if let instance { text += " \(instance)" }
-    for detail in event.details {
-      fields.append((detail.key, detail.isNumber ? .number(Double(detail.value) ?? 0) : .string(detail.value)))
-      text += " \(detail.key)=\(detail.value)"
+    for detail in details {
+      fields.append((detail.key, detail.json))
+      text += " " + Logfmt.pair(detail.key, detail.text)
     }
-    text += " release=\(event.release)\n"
+    text += " " + Logfmt.pair("release", release) + "\n"
     followers.deliver(
       event: redacted(Array(text.utf8)), json: redacted(Array((JSONValue.object(fields).render() + "\n").utf8)),
       of: instance ?? LogSource.forgeName)
@@ -77,13 +93,5 @@ extension Supervisor {
 
   func redacted(_ text: String) -> String {
     String(decoding: redacted(Array(text.utf8)), as: UTF8.self)
-  }
-
-  /// Events the driver knows of first (scaling, a planned reload).
-  func publish(_ kind: String, details: [(String, String, Bool)]) {
-    publish(
-      FormationMachine.Event(
-        kind: kind, instance: nil, release: project.releaseID,
-        details: details.map { FormationMachine.Event.Detail(key: $0.0, value: $0.1, isNumber: $0.2) }))
   }
 }

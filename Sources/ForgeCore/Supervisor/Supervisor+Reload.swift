@@ -116,7 +116,7 @@ extension Supervisor {
       return ControlReply.success([("plan", .string(change.story)), ("release", .string(change.project.releaseID))])
     }
     announce(change.story)
-    publish("reload planned", details: [("plan", change.story, false)])
+    publish("reload planned", details: [("plan", .string(change.story), change.story)])
     project = change.project
     options = change.options
     pump.redactor = Redactor(project.secretValues)

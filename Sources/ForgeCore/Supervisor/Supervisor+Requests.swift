@@ -64,7 +64,9 @@ extension Supervisor {
       }
       feed(.scale(targets))
       if !targets.isEmpty {
-        publish("scaled", details: [("formation", ClientCommands.formationLine(formation()), false)])
+        // The same object as the reply's `formation`; `web=3 worker=1` as text.
+        let counts = formation()
+        publish("scaled", details: [("formation", counts, ClientCommands.formationLine(counts))])
       }
       guard wait else { return ControlReply.success([("formation", formation())]) }
       return later(client, .ready(types: types, scaled: true), until: nil)

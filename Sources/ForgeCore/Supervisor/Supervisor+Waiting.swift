@@ -7,7 +7,7 @@ extension Supervisor {
     case reload(plan: String)
     /// `forge ps`, once a second resource sample can be taken (`until`).
     case processes
-    /// Every instance of the types ready (a task: finished with status 0).
+    /// Every instance of the types ready or done (`FormationMachine.isReadyOrDone`).
     case ready(types: [Int], scaled: Bool)
   }
 
@@ -97,16 +97,8 @@ extension Supervisor {
     }
   }
 
-  private func isReady(_ instance: FormationMachine.Instance) -> Bool {
-    switch instance.state {
-    case .running: return instance.readyAt != nil
-    case .exited(.exited(0)?): return machine.rules.types[instance.id.typeIndex].isTask
-    default: return false
-    }
-  }
-
   private func notReady(_ types: [Int]) -> [String] {
-    instances(of: types).filter { !isReady($0) }.map { name($0.id) }
+    instances(of: types).filter { !machine.isReadyOrDone($0) }.map { name($0.id) }
   }
 
   private func readyNames(_ types: [Int]) -> [String] {
