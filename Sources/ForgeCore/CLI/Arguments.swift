@@ -120,6 +120,8 @@ enum Options {
   static let noColor = OptionSpec("no-color", "never colour the output")
   static let timestamp = OptionSpec("timestamp", "prefix lines with HH:MM:SS (default: on a terminal)")
   static let noTimestamp = OptionSpec("no-timestamp", "no timestamps")
+  static let arrivalTime = OptionSpec(
+    "timestamp", "prefix lines with the time they arrived (default: as forge's stream)")
   static let logFormat = OptionSpec("log-format", value: "FORMAT", "text or json (one object per line)")
   static let tty = OptionSpec("tty", value: "TYPES", "give these types a pseudo-terminal (line-buffered, colours kept)")
   static let interactive = OptionSpec(

@@ -13,7 +13,7 @@ enum ClientCommands {
     case "logs":
       // -f means --follow here, as for tail and docker logs; the Procfile is --procfile only.
       return [Options.procfileLongOnly] + specs.filter { $0.long != "procfile" }
-        + [Options.follow, Options.lineCount, Options.timestamp, Options.noTimestamp]
+        + [Options.follow, Options.lineCount, Options.arrivalTime, Options.noTimestamp]
     default: return specs
     }
   }

@@ -116,7 +116,7 @@ enum Help {
       )
     case "logs":
       (usage, summary, specs) = (
-        "forge logs [TARGET...] [-f] [-n N] [--json]",
+        "forge logs [TARGET...] [-f] [-n N] [--json] [--timestamp]",
         "Prints the last N lines (default 100) of the TARGETs (types or instances; all without one) of\n"
           + "the forge running here, merged in arrival order, in the live stream's format. forge keeps\n"
           + "--log-buffer lines per instance. -f follows live output until Ctrl-C or until forge stops.",
