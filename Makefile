@@ -51,7 +51,7 @@ validators:
 # The same suites under AddressSanitizer and ThreadSanitizer, each in its own build folder.
 # The integration suites bound by wall-clock time (terminals, floods, 1,000 processes, probes,
 # reloads) run in the plain build only: a sanitized forge is several times slower.
-TIMED_SUITES = TopTests|OutputHazardTests|StuckStdoutExitTests|LimitsTests|EngineHazardTests|MetricsTests|DetachTests|ReloadTests|WatchTests|AttachTests|CrashSafetyTests|ReadinessTests|StartOrderTests|LogsTests|EventsTests|SecretsTests|SettingsFileTests
+TIMED_SUITES = TopTests|OutputHazardTests|StuckStdoutExitTests|UnkillableTests|LimitsTests|EngineHazardTests|MetricsTests|DetachTests|ReloadTests|WatchTests|AttachTests|CrashSafetyTests|ReadinessTests|StartOrderTests|LogsTests|EventsTests|SecretsTests|SettingsFileTests
 test-asan:
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
 	FORGE_TEST_SANITIZER=address FORGE_SIM_SEEDS=300 LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --skip "$(TIMED_SUITES)"

@@ -206,6 +206,7 @@ extension FormationMachine {
       // Named, counted, and no longer waited for.
       unkillable = true
       announce(nil, "\(name(of: group.owner)) (process group \(pgid)) is still there after SIGKILL; giving up on it")
+      abandonedGroups.insert(pgid)
       groups[pgid] = nil
       leaderless.remove(pgid)
       if group.leaderRunning { byPid[pgid] = nil }

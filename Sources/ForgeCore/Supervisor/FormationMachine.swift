@@ -166,6 +166,9 @@ struct FormationMachine {
   var forcedKill = false
   var unkillable = false
   var childrenMayRemain = false
+  /// Groups given up on after SIGKILL: their processes (still forge's children) are no
+  /// "processes left outside the formation" to stop all over again.
+  var abandonedGroups: Set<Int32> = []
   /// A rolling restart: the instances still to restart, one at a time, and the one under way
   /// (the next goes once it is ready again).
   var rollingQueue: [InstanceID] = []

@@ -107,7 +107,8 @@ extension Supervisor {
   /// Children left outside the formation's groups: each named and signalled (PID 1 signals
   /// the whole namespace). Whether any are left at all is learnt from waitpid (ECHILD).
   private func sweep(_ signal: Int32) {
-    let children = ChildProcess.list()
+    // A group given up on already had its stop sequence: its processes are not swept again.
+    let children = ChildProcess.list().filter { !machine.abandonedGroups.contains($0.group) }
     if signal != 0 {
       if options.isPID1 {
         signalEveryone(signal)
