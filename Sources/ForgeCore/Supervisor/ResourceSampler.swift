@@ -33,16 +33,20 @@ final class ResourceSampler {
   func cpuPercent(of group: Int32) -> Double? {
     guard let latest, let previous, let now = latest.groups[group] else { return nil }
     let before = previous.groups[group]?.cpuSeconds ?? 0
-    return percent(now.cpuSeconds - before, latest.at &- previous.at)
+    return percent(now.cpuSeconds - before, latest.at &- previous.at, threads: now.threads)
   }
 
   var ownCPUPercent: Double? {
     guard let latest, let previous else { return nil }
-    return percent(latest.own.cpuSeconds - previous.own.cpuSeconds, latest.at &- previous.at)
+    return percent(
+      latest.own.cpuSeconds - previous.own.cpuSeconds, latest.at &- previous.at, threads: latest.own.threads)
   }
 
-  private func percent(_ seconds: Double, _ interval: Deadline) -> Double {
+  /// CPU time is counted in clock ticks (10 ms), so over 0.2 s a busy thread can read 105 %:
+  /// no more than 100 % per thread is shown.
+  private func percent(_ seconds: Double, _ interval: Deadline, threads: Int) -> Double {
     guard interval > 0 else { return 0 }
-    return max(0, (seconds / (Double(interval) / 1e9) * 1000).rounded() / 10)
+    let measured = max(0, (seconds / (Double(interval) / 1e9) * 1000).rounded() / 10)
+    return threads > 0 ? min(measured, Double(100 * threads)) : measured
   }
 }
