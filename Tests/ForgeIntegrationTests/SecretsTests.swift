@@ -182,6 +182,23 @@ final class SecretsTests: ForgeTestCase {
     }
   }
 
+  /// A secret value shorter than 6 bytes is not replaced in the log (every "abc" would go),
+  /// and forge says so once, naming the key; `forge env` still masks it.
+  func testShortSecretIsWarnedAboutOnceAndLeftInTheLog() throws {
+    let project = try project("web: echo \"pin is $APP_PIN\"; exec sleep 600\n", files: ["secrets/APP_PIN": "4321\n"])
+    let forge = try launch(["start", "-t", "1", "--secrets", "secrets"], in: project)
+    try forge.waitForLine(containing: "pin is", from: "web.1")
+    XCTAssertEqual(forge.lines(of: "web.1").filter { $0 == "pin is 4321" }.count, 1, forge.transcript())
+    let warnings = (forge.stdout.lines + forge.stderr.lines).filter { $0.contains("too short to be secret") }
+    XCTAssertEqual(warnings.count, 1, forge.transcript())
+    XCTAssertTrue(warnings.first?.hasSuffix(": APP_PIN") ?? false, "\(warnings)")
+    let env = try runForge(["env", "--secrets", "secrets"], in: project)
+    XCTAssertTrue(
+      env.stdoutLines.contains("APP_PIN='[redacted]'") || env.stdoutLines.contains("APP_PIN=[redacted]"), env.stdout)
+    forge.send(SIGTERM)
+    XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
+  }
+
   /// The 64 KiB limit is the value's: a file of 64 KiB and a newline is taken, one more byte is
   /// bad input.
   func testSecretLimitIsSixtyFourKiBOfValue() throws {
