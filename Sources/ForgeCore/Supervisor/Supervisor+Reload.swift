@@ -117,9 +117,14 @@ extension Supervisor {
     }
     announce(change.story)
     publish("reload planned", details: [("plan", .string(change.story), change.story)])
+    // A rotated secret's old value stays redacted: instances of the old release print it
+    // until they are replaced (for good, if the rollout halts), and it is no less secret.
+    let current = change.project.secretValues
+    var known = Set(current.map(\.value))
+    retiredSecrets = (retiredSecrets + project.secretValues).filter { known.insert($0.value).inserted }
     project = change.project
     options = change.options
-    pump.redactor = Redactor(project.secretValues)
+    pump.redactor = Redactor(current + retiredSecrets)
     for name in change.project.procfile.names where !typeNames.contains(name) { typeNames.append(name) }
     feed(.reload(change.plan))
     guard let client else { return nil }

@@ -97,6 +97,8 @@ final class Supervisor {
   var pendingActions: [(FormationMachine) -> String?] = []
   /// Reloads asked for during a rollout (nil: by SIGHUP), applied once it ends.
   var queuedReloads: [ControlConnection?] = []
+  /// Secret values of earlier releases: still redacted (see `reload`).
+  var retiredSecrets: [(key: String, value: String)] = []
 
   init(project: Project, options: Options) throws(SystemError) {
     self.project = project
