@@ -127,6 +127,34 @@ final class CrashSafetyTests: ForgeControlTestCase {
     XCTAssertFalse(ps.stderr.contains("died"), ps.stderr)
   }
 
+  /// A killed forge whose parent has not reaped it (a zombie) is dead all the same: `forge stop`
+  /// stops what it left running.
+  func testAKilledForgeNotYetReapedCountsAsDead() throws {
+    let project = try makeProject(["Procfile": "a: ./nap.sh; echo x\n", "nap.sh": nap])
+    let forge = try ForgeHarness.forgeBinary()
+    // A parent that never reaps: forge's output is the wrapper's, its pid said first.
+    let wrapper = try launchProgram(
+      "/usr/bin/python3",
+      [
+        "-c",
+        "import subprocess, signal, sys; p = subprocess.Popen(sys.argv[1:]); "
+          + "print(f'forge-pid={p.pid}', flush=True); signal.pause()",
+        forge, "start", "-t", "3",
+      ], in: project)
+    let grandchild = try XCTUnwrap(
+      HelperScripts.pid("pid", in: try wrapper.waitForLine(containing: "sleeping pid=", from: "a.1")))
+    let dead = try XCTUnwrap(HelperScripts.pid("forge-pid", in: try wrapper.waitForLine(containing: "forge-pid=")))
+    XCTAssertTrue(eventually(timeout: 5) { project.exists(".forge.state") })
+    kill(dead, SIGKILL)
+    XCTAssertTrue(eventually(timeout: 5) { ProcFS.stat(dead)?.state == "Z" }, "forge \(dead) is no zombie")
+
+    let stop = try runForge(["stop"], in: project)
+    XCTAssertEqual(stop.status, 0, stop.stderr)
+    XCTAssertEqual(
+      stop.stdout, "stopped what a forge that died (pid \(dead)) left running: a.1 (pid \(grandchild), port 5000)\n")
+    XCTAssertFalse(ProcFS.isAlive(grandchild), "forge stop left the grandchild running")
+  }
+
   // MARK: - A reused pid
 
   func testAReusedPidOrGroupIsNeverSignalled() throws {

@@ -23,9 +23,14 @@ enum Leftovers {
     return UInt64(fields[19])
   }
 
-  /// Whether the forge of a state file is gone (its pid is free, or another process has it).
+  /// Whether the forge of a state file is gone: its pid is free, another process has it, or it
+  /// is a zombie (killed, its parent has not reaped it yet: it serves nothing, and a parent
+  /// that never reaps would keep it so for good).
   static func forgeIsGone(_ state: StateFile) -> Bool {
-    startTime(of: state.forgePID) != state.forgeStart
+    guard let stat = try? Files.read("/proc/\(state.forgePID)/stat"), let fields = ProcessStats.fields(of: stat),
+      fields.count > 19
+    else { return true }
+    return fields[0] == "Z" || UInt64(fields[19]) != state.forgeStart
   }
 
   /// The recorded groups that still have members, counted only when the group's leader (if it
