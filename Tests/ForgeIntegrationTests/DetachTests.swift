@@ -56,6 +56,24 @@ final class DetachTests: ForgeControlTestCase {
     }
   }
 
+  /// The background forge's processes get the caller's environment as a foreground start would
+  /// give it (nothing added by detaching), so the release id is the same too.
+  func testADetachedFormationHasTheEnvironmentAndReleaseOfAForegroundOne() throws {
+    let project = try makeProject(["Procfile": "web: exec ./service.sh\n", "service.sh": HelperScripts.service])
+    let caller = try launch(["start", "--detach", "-t", "1"], in: project)
+    let status = try caller.waitForExit()
+    let pid = try backgroundPid(ForgeResult(status: status, stdout: caller.stdout.text, stderr: caller.stderr.text))
+    let same = [ForgeHarness.markerVariable: caller.marker]
+    let probe = ["sh", "-c", #"echo "$FORGE_RELEASE ${FORGE_DETACH-unset} ${FORGE_DETACHED_REPORT-unset}""#]
+    let running = try runForge(["run"] + probe, in: project, environment: same)
+    let fresh = try runForge(["run", "--fresh"] + probe, in: project, environment: same)
+    XCTAssertEqual(running.status, 0, running.stderr)
+    XCTAssertEqual(running.stderr, "", "no '.env changed': the files give the running release")
+    XCTAssertEqual(running.stdout, fresh.stdout)
+    XCTAssertTrue(running.stdout.hasSuffix(" unset unset\n"), running.stdout)
+    try stopDetached(pid, in: project)
+  }
+
   func testWithReadyTheCallerWaitsUntilEveryProcessIsReady() throws {
     let project = try makeProject([
       "Procfile": "web: touch web-started; \(Readiness.gate("go")); exec ./service.sh\n",

@@ -13,7 +13,7 @@ enum StartCommand {
     if reporting { ProcessEnvironment.remove(reportVariable) }  // not for the processes
     guard let invocation = try Invocation.parse(arguments, command: "start", specs: specs) else { return 0 }
     let (project, configured) = try configure(invocation)
-    if try wantsDetach(invocation) { return try detach(invocation, arguments: arguments) }
+    if try !reporting && wantsDetach(invocation) { return try detach(invocation, arguments: arguments) }
     var options = configured
     options.startTypes = invocation.parsed.positionals
     if !reporting, let file = Settings.lookup("log-file", invocation.parsed.options, invocation.settings.variables) {

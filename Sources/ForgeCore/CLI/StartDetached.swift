@@ -33,8 +33,10 @@ extension StartCommand {
     }
     let sink = FileDescriptor(output)
     let report = try Pipe()
-    var environment = ProcessEnvironment.current().filter { $0.key != "FORGE_DETACH" }.map { "\($0.key)=\($0.value)" }
-    environment += ["FORGE_DETACH=false", "\(reportVariable)=1"]
+    // The caller's environment as it is (FORGE_DETACH included: the processes and the release
+    // id see what a foreground start would); the report variable, which the background forge
+    // takes out of its own environment, is what keeps it from detaching again.
+    let environment = ProcessEnvironment.current().map { "\($0.key)=\($0.value)" } + ["\(reportVariable)=1"]
     let forwarded = arguments.filter { $0 != "-D" && $0 != "--detach" }
     let pid = try spawn(
       SpawnRequest(
