@@ -42,6 +42,10 @@ final class EngineHazardTests: ForgeControlTestCase {
     XCTAssertTrue(forge.lines(of: "a.2").contains("leaving a.2"), forge.transcript())
     XCTAssertTrue(forge.lines(of: "a.2").contains("exited with code 0"), forge.transcript())
     XCTAssertFalse(forge.stdout.text.contains("SIGKILL"), forge.transcript())
+    // The scale completed as the formation ended: told all the same (accepted, then done).
+    XCTAssertTrue(
+      forge.lines(of: "forge").contains { $0.hasPrefix("scale a=1 (requested by uid ") }, forge.transcript())
+    XCTAssertTrue(forge.lines(of: "forge").contains("scale a=1: done, a=1"), forge.transcript())
     XCTAssertEqual(
       forge.lines(of: "a.1").filter { $0.hasPrefix("started with pid") }.count, 1,
       "a.1 completed and was not restarted\n\(forge.transcript())")

@@ -32,9 +32,10 @@ extension Supervisor {
     pendingActions.append(check)
   }
 
-  /// After each pass of the loop: replies to the waiters that can have theirs.
+  /// After each pass of the loop: replies to the waiters that can have theirs. A change that
+  /// completed as the formation ended (its last instance gone) is still told.
   func serveWaiters(now: Deadline) {
-    if !pendingActions.isEmpty && machine.phase == .running {
+    if !pendingActions.isEmpty {
       pendingActions.removeAll { check in
         guard let line = check(machine) else { return false }
         announce(line)
