@@ -159,6 +159,22 @@ final class LogFormatTests: ForgeTestCase {
     XCTAssertTrue(forgeLines.contains("sending SIGTERM to all processes"), "\(forgeLines)")
   }
 
+  /// `forge logs` prints in the live stream's format: JSON lines for a forge that prints them.
+  func testLogsOfAJSONFormationAreJSONLines() throws {
+    let project = try makeProject(["Procfile": "web: echo hello; exec sleep 600\n"])
+    let forge = try launch(["start", "--log-format", "json", "-t", "1"], in: project)
+    try forge.waitForLine(containing: "hello")
+    let logs = try runForge(["logs", "web"], in: project)
+    XCTAssertEqual(logs.status, 0, logs.stderr)
+    let objects = logs.stdoutLines.compactMap {
+      try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+    XCTAssertEqual(objects.count, logs.stdoutLines.count, logs.stdout)
+    XCTAssertEqual(objects.last?["line"] as? String, "hello", logs.stdout)
+    forge.send(SIGTERM)
+    XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
+  }
+
   func testJSONLinesStayWholeWithSeveralChattyProcesses() throws {
     let count = 3000
     let writer = { (name: String) in

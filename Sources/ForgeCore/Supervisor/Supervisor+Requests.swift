@@ -74,8 +74,9 @@ extension Supervisor {
       if !dryRun { announce("reload (requested by \(client.peer))") }
       return reload(for: client, dryRun: dryRun)
     case .logs(let targets, let lines, let follow, let json, let timestamps):
+      // The live stream's format: JSON lines if forge prints them (`--log-format json`).
       return try streamLogs(
-        client, targets: targets, lines: lines, follow: follow, json: json,
+        client, targets: targets, lines: lines, follow: follow, json: json || project.settings.logFormat == .json,
         timestamps: timestamps ?? options.timestamps)
     case .events(let json):
       return streamEvents(client, json: json)
