@@ -92,6 +92,14 @@ final class TopTests: ForgeControlTestCase {
     XCTAssertEqual(lines.dropFirst(2).first?.split(separator: " ").first, "hog.1", "the busiest first\n\(top.stdout)")
     XCTAssertEqual(Set(lines.dropFirst(2).compactMap { $0.split(separator: " ").first }), ["hog.1", "big.1", "web.1"])
     for row in lines.dropFirst(2) { XCTAssertEqual(row.split(separator: " ").last.map(String.init), String(release)) }
+
+    // --json: the same snapshot for scripts, the instances as `ps --json` has them and forge's own.
+    let json = try runForge(["top", "--json"], in: project)
+    XCTAssertEqual(json.status, 0, json.stderr)
+    let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let processes = try XCTUnwrap(object["processes"] as? [[String: Any]], json.stdout)
+    XCTAssertEqual(Set(processes.compactMap { $0["name"] as? String }), ["hog.1", "big.1", "web.1"])
+    XCTAssertNotNil((object["forge"] as? [String: Any])?["rss_bytes"], json.stdout)
     try stop(forge)
   }
 

@@ -16,6 +16,15 @@ enum TopCommand {
       throw UsageError("unexpected argument '\(extra)'", command: "top")
     }
     let colour = ProcessEnvironment.current().first { $0.key == "NO_COLOR" }.map { $0.value.isEmpty } ?? true
+    if invocation.parsed.options.has("json") {
+      // One snapshot for scripts, on a terminal too: the instances (as `ps --json`) and forge.
+      let snapshot = try fetch(invocation)
+      let fields: [(String, JSONValue)] = [
+        ("processes", snapshot["processes"] ?? .array([])), ("forge", snapshot["forge"] ?? .null),
+      ]
+      writeRaw(1, JSONValue.object(fields).render() + "\n")
+      return ExitCode.success
+    }
     guard TerminalScreen.isTerminal else {
       let snapshot = try fetch(invocation)
       writeRaw(1, render(snapshot, order: .cpu, rows: Int.max, columns: Int.max, colour: false))
