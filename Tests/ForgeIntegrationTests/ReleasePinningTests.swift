@@ -62,7 +62,8 @@ final class ReleasePinningTests: ForgeTestCase {
     try project.write("secrets/API_TOKEN", "token-value-2\n")
     let rotated = try runForge(["run", "printenv", "API_TOKEN"], in: project)
     XCTAssertEqual(rotated.stdout, "token-value-1\n", "pinned to the running release")
-    XCTAssertTrue(rotated.stderr.contains("changed since the formation started"), rotated.stderr)
+    XCTAssertTrue(
+      rotated.stderr.contains("forge: .env or a secret changed since the formation started"), rotated.stderr)
     forge.send(SIGTERM)
     XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
   }

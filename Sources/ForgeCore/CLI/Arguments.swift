@@ -170,7 +170,7 @@ enum Options {
   static let fileRefs = OptionSpec("file-refs", "resolve X_FILE=/path into X, the file's content, and drop X_FILE")
   static let redact = OptionSpec(
     "redact", value: "PATTERNS",
-    "keys whose values are secret (default: *PASSWORD*,*SECRET*,*TOKEN*,*_KEY,*CREDENTIALS*)")
+    "keys whose values are secret, replacing the default *PASSWORD*,*SECRET*,*TOKEN*,*_KEY,*CREDENTIALS*")
   static let noRedact = OptionSpec("no-redact", "show secret values in the log (for debugging: they leak)")
   static let reveal = OptionSpec("reveal", "show secret values instead of [redacted]")
   /// Every command that resolves the environment.

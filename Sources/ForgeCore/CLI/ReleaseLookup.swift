@@ -99,9 +99,11 @@ private struct Running {
     let onDisk = try? current.loadProject(procfileRequired: false, quiet: true)
     guard onDisk?.filesDigest != filesDigest else { return }
     let onlyProcfile = onDisk.map { $0.envDigest == envDigest && $0.procfileDigest != procfileDigest } ?? false
+    // The env digest covers the secrets read from files too: name them where there are any.
+    let environment = secretsDirectory != nil || fileReferences ? ".env or a secret" : ".env"
     writeRaw(
       2,
-      "forge: \(onlyProcfile ? "Procfile" : ".env") changed since the formation started (release \(releaseID) "
+      "forge: \(onlyProcfile ? "Procfile" : environment) changed since the formation started (release \(releaseID) "
         + "running, \(onDisk?.releaseID ?? "unreadable") on disk); using the running release. "
         + "Use --fresh to use the files.\n")
   }
