@@ -117,10 +117,11 @@ final class EventsTests: ForgeControlTestCase {
     XCTAssertEqual(number(restart, "delay"), 1)
     let (_, started) = try find("started job.1", in: events, after: restarting)
     XCTAssertGreaterThan(number(started, "pid") ?? 0, 0)
-    let (_, scaled) = try find("scaled -", in: events, after: restarting)
+    let (scaledAt, scaled) = try find("scaled -", in: events, after: restarting)
     // The same object as the scale reply's `formation`, not a string.
     XCTAssertEqual(scaled["formation"] as? [String: Int], ["web": 2, "job": 1])
-    let (startedWeb2, web2Started) = try find("started web.2", in: events)
+    // The scale comes first, then the instance it starts.
+    let (startedWeb2, web2Started) = try find("started web.2", in: events, after: scaledAt)
     XCTAssertEqual(number(web2Started, "pid"), Double(web2))
     _ = try find("ready web.2", in: events, after: startedWeb2)
     let (stopping, _) = try find("stopping -", in: events)

@@ -62,12 +62,13 @@ extension Supervisor {
           return settled ? "\(what): done, " + ClientCommands.formationLine(self.formation()) : nil
         }
       }
-      feed(.scale(targets))
       if !targets.isEmpty {
-        // The same object as the reply's `formation`; `web=3 worker=1` as text.
-        let counts = formation()
+        // Before the instances it starts or stops say so: the same object as the reply's
+        // `formation`; `web=3 worker=1` as text.
+        let counts = formation(after: targets)
         publish("scaled", details: [("formation", counts, ClientCommands.formationLine(counts))])
       }
+      feed(.scale(targets))
       guard wait else { return ControlReply.success([("formation", formation())]) }
       return later(client, .ready(types: types, scaled: true), until: nil)
     case .reload(let dryRun):
@@ -99,10 +100,13 @@ extension Supervisor {
   }
 
   /// The current count per type, in Procfile order: instances not being scaled away.
-  func formation() -> JSONValue {
+  /// The formation: each type's count, as it is or as `targets` will make it.
+  func formation(after targets: [FormationMachine.TypeCount] = []) -> JSONValue {
     .object(
       project.procfile.names.compactMap { name in
-        typeNames.firstIndex(of: name).map { (name, .number(Double(machine.activeCounts[$0]))) }
+        typeNames.firstIndex(of: name).map { index in
+          (name, .number(Double(targets.last { $0.typeIndex == index }?.count ?? machine.activeCounts[index])))
+        }
       })
   }
 
