@@ -69,6 +69,22 @@ final class TopTests: ForgeControlTestCase {
 
   // MARK: - forge top outside a terminal
 
+  /// The CPU time of a member that has exited counts on (its parent reaped it): the group's
+  /// `cpu_seconds` and the metrics counter never go back when a worker ends.
+  func testCPUTimeOfAnExitedMemberStaysCounted() throws {
+    try Readiness.requirePython()
+    // Half a second of CPU in a child, which the shell reaps before it becomes `sleep`.
+    let burn = #"python3 -c "import time; t = time.process_time(); exec('while time.process_time() - t < 0.5: pass')""#
+    let project = try makeProject(["Procfile": "burn: \(burn); echo burned; exec sleep 600\n"])
+    let forge = try launch(["start", "-t", "1"], in: project)
+    try forge.waitForLine(containing: "burned", from: "burn.1")
+    let first = try XCTUnwrap(try processTable(in: project)["burn.1"]?.fields["cpu_seconds"] as? NSNumber).doubleValue
+    XCTAssertGreaterThanOrEqual(first, 0.45, "the child's CPU time is the group's")
+    let second = try XCTUnwrap(try processTable(in: project)["burn.1"]?.fields["cpu_seconds"] as? NSNumber).doubleValue
+    XCTAssertGreaterThanOrEqual(second, first)
+    try stop(forge)
+  }
+
   func testTopOutsideATerminalPrintsOneSnapshotSortedByCPU() throws {
     try Readiness.requirePython()
     let project = try makeProject(["Procfile": "web: exec sleep 600\nbig: \(big)\nhog: \(hog)\n"])

@@ -23,8 +23,13 @@ final class ResourceSampler {
   }
 
   func sample(groups: Set<Int32>, now: Deadline) {
+    var usage = ProcessStats.usage(ofGroups: groups)
+    // A counter never goes back: what a member forge itself reaped (an orphan) leaves the sum.
+    for (group, before) in latest?.groups ?? [:] where (usage[group]?.cpuSeconds ?? .infinity) < before.cpuSeconds {
+      usage[group]?.cpuSeconds = before.cpuSeconds
+    }
     previous = latest
-    latest = Sample(at: now, groups: ProcessStats.usage(ofGroups: groups), own: ProcessStats.own())
+    latest = Sample(at: now, groups: usage, own: ProcessStats.own())
   }
 
   func usage(of group: Int32) -> GroupUsage? { latest?.groups[group] }

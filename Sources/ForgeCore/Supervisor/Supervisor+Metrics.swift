@@ -75,7 +75,9 @@ extension Supervisor {
       sample(
         "forge_process_start_time_seconds", labels(instance), wallNow - Double(now &- instance.startedAt) / 1e9)
     }
-    family("forge_log_lines_total", "counter", "Lines the type's processes wrote.")
+    family(
+      "forge_log_lines_total", "counter", "Lines the type's processes wrote (a line over 64 KiB counts once per piece)."
+    )
     for (type, counter) in pump.counters.sorted(by: { $0.key < $1.key }) {
       sample("forge_log_lines_total", [("type", type)], Double(counter.lines))
     }

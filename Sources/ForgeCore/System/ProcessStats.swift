@@ -13,19 +13,24 @@ enum ProcessStats {
   static let pageSize = max(4096, sysconf(Int32(_SC_PAGESIZE)))
 
   /// Usage summed per process group, for the groups asked about; one pass over /proc.
+  /// CPU time counts each member's own and that of the children it has reaped (cutime,
+  /// cstime): when a worker exits and its parent reaps it, its time moves to the parent and the
+  /// group's total does not drop.
   static func usage(ofGroups groups: Set<Int32>) -> [Int32: GroupUsage] {
     guard !groups.isEmpty else { return [:] }
     var result: [Int32: GroupUsage] = [:]
+    var ticks: [Int32: Int] = [:]
     for pid in Files.processIDs() {
       guard let stat = try? Files.read("/proc/\(pid)/stat"),
         let fields = fields(of: stat), fields.count > 21, let group = Int32(fields[2]), groups.contains(group)
       else { continue }
       var usage = result[group] ?? GroupUsage()
-      usage.cpuSeconds += (Double(fields[11]) ?? 0) / ticksPerSecond + (Double(fields[12]) ?? 0) / ticksPerSecond
+      ticks[group, default: 0] += fields[11...14].reduce(0) { $0 + (Int($1) ?? 0) }
       usage.threads += Int(fields[17]) ?? 0
       usage.residentBytes += (Int(fields[21]) ?? 0) * pageSize
       result[group] = usage
     }
+    for (group, count) in ticks { result[group]?.cpuSeconds = Double(count) / ticksPerSecond }
     return result
   }
 
@@ -35,12 +40,13 @@ enum ProcessStats {
       return GroupUsage()
     }
     return GroupUsage(
-      cpuSeconds: ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticksPerSecond,
+      cpuSeconds: Double((Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)) / ticksPerSecond,
       residentBytes: (Int(fields[21]) ?? 0) * pageSize, threads: Int(fields[17]) ?? 0)
   }
 
   /// The fields after `(comm)`: state is [0], ppid [1], pgrp [2], utime [11], stime [12],
-  /// num_threads [17], starttime [19], rss [21] (proc(5), counted from state).
+  /// cutime [13], cstime [14], num_threads [17], starttime [19], rss [21] (proc(5), counted
+  /// from state).
   static func fields(of stat: [UInt8]) -> [String]? {
     guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
     return stat[(close + 1)...].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
