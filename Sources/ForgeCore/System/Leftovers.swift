@@ -16,21 +16,22 @@ struct Leftover: Equatable {
 }
 
 enum Leftovers {
-  /// A process's start time (clock ticks since boot), nil if it is gone.
-  static func startTime(of pid: Int32) -> UInt64? {
+  /// A process's state letter and start time (clock ticks since boot), nil if it is gone.
+  private static func stateAndStart(of pid: Int32) -> (state: String, start: UInt64?)? {
     guard let stat = try? Files.read("/proc/\(pid)/stat"), let fields = ProcessStats.fields(of: stat), fields.count > 19
     else { return nil }
-    return UInt64(fields[19])
+    return (fields[0], UInt64(fields[19]))
   }
+
+  /// A process's start time (clock ticks since boot), nil if it is gone.
+  static func startTime(of pid: Int32) -> UInt64? { stateAndStart(of: pid)?.start }
 
   /// Whether the forge of a state file is gone: its pid is free, another process has it, or it
   /// is a zombie (killed, its parent has not reaped it yet: it serves nothing, and a parent
   /// that never reaps would keep it so for good).
   static func forgeIsGone(_ state: StateFile) -> Bool {
-    guard let stat = try? Files.read("/proc/\(state.forgePID)/stat"), let fields = ProcessStats.fields(of: stat),
-      fields.count > 19
-    else { return true }
-    return fields[0] == "Z" || UInt64(fields[19]) != state.forgeStart
+    guard let found = stateAndStart(of: state.forgePID) else { return true }
+    return found.state == "Z" || found.start != state.forgeStart
   }
 
   /// The recorded groups that still have members, counted only when the group's leader (if it
