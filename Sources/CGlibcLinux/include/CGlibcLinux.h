@@ -35,6 +35,9 @@
 #ifndef F_GETPIPE_SZ
 #define F_GETPIPE_SZ 1032
 #endif
+#ifndef SPLICE_F_NONBLOCK
+#define SPLICE_F_NONBLOCK 0x02
+#endif
 
 // prctl is variadic, which Swift cannot call.
 static inline int cglibc_prctl_set_pdeathsig(int signal) { return prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0); }
@@ -96,6 +99,17 @@ static inline int cglibc_connect_inet(int fd, const struct sockaddr_in *address)
 #define SCM_CREDENTIALS 0x02
 #endif
 
+// A message of one buffer with room for control data (recvmsg and sendmsg take a struct).
+static inline struct msghdr cglibc_message(struct iovec *vector, void *control, unsigned long controlLength) {
+  struct msghdr message;
+  memset(&message, 0, sizeof(message));
+  message.msg_iov = vector;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = controlLength;
+  return message;
+}
+
 // One datagram with the sender's pid (SO_PASSCRED must be on), for sd_notify messages.
 // Descriptors passed along (SCM_RIGHTS, FDSTORE=1) are closed: forge does not keep them.
 static inline long cglibc_recv_with_pid(int fd, void *buffer, unsigned long length, int *pid) {
@@ -104,12 +118,7 @@ static inline long cglibc_recv_with_pid(int fd, void *buffer, unsigned long leng
     struct cmsghdr align;
     char space[CMSG_SPACE(sizeof(int) * 3) + CMSG_SPACE(sizeof(int) * 16)];
   } control;
-  struct msghdr message;
-  memset(&message, 0, sizeof(message));
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
-  message.msg_control = control.space;
-  message.msg_controllen = sizeof(control.space);
+  struct msghdr message = cglibc_message(&vector, control.space, sizeof(control.space));
   long n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
   *pid = 0;
   if (n < 0) return n;
@@ -147,6 +156,61 @@ static inline int cglibc_lower_own_priority(int increment) {
   if (current == -1 && errno != 0) return -1;
   int wanted = current + increment > 19 ? 19 : current + increment;
   return setpriority(PRIO_PROCESS, 0, wanted);
+}
+
+// `forge logs -f` over a pipe (Control/SplicedStream): the reply carries the pipe's read end.
+static inline long cglibc_send_with_descriptor(int fd, const void *buffer, unsigned long length, int passed) {
+  struct iovec vector = {(void *)buffer, length};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int))];
+  } control;
+  memset(&control, 0, sizeof(control));
+  struct msghdr message = cglibc_message(&vector, control.space, sizeof(control.space));
+  struct cmsghdr *c = CMSG_FIRSTHDR(&message);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &passed, sizeof(int));
+  return sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+// A read that also takes a descriptor passed with the bytes (close-on-exec) into *passed if
+// it is -1; any other descriptor that came is closed.
+static inline long cglibc_receive_with_descriptor(int fd, void *buffer, unsigned long length, int *passed) {
+  struct iovec vector = {buffer, length};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int) * 4)];
+  } control;
+  struct msghdr message = cglibc_message(&vector, control.space, sizeof(control.space));
+  long n = recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
+  if (n < 0) return n;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < count; i++) {
+      int received;
+      memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      if (*passed == -1) *passed = received; else close(received);
+    }
+  }
+  return n;
+}
+
+// Hands up to two ranges of this process's memory to a pipe by reference (vmsplice: no
+// copy), without blocking.
+static inline long cglibc_vmsplice(int fd, const void *first, unsigned long firstLength, const void *second,
+                                   unsigned long secondLength) {
+  struct iovec vectors[2] = {{(void *)first, firstLength}, {(void *)second, secondLength}};
+  // Through syscall(2): glibc declares vmsplice only under _GNU_SOURCE (see above).
+  return syscall(SYS_vmsplice, fd, vectors, (unsigned long)(secondLength > 0 ? 2 : 1), (unsigned int)SPLICE_F_NONBLOCK);
+}
+
+// Bytes written to a pipe and not yet read (FIONREAD works on either end).
+static inline int cglibc_unread_bytes(int fd) {
+  int count = 0;
+  return ioctl(fd, FIONREAD, &count) < 0 ? -1 : count;
 }
 
 #endif

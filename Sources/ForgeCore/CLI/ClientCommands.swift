@@ -157,9 +157,10 @@ enum ClientCommands {
       }
       // The live stream's format unless the viewer asks for time stamps or none.
       let stamped = options.lastGiven(of: ["timestamp", "no-timestamp"]).map { $0 == "timestamp" }
+      // A follower gets its stream through a pipe of its own, which forge fills by reference.
       request = .logs(
         targets: invocation.parsed.positionals, lines: lines, follow: options.has("follow"), json: json,
-        timestamps: stamped)
+        timestamps: stamped, pipe: options.has("follow"))
     }
     let client = try connect(invocation)
     if command == "events" || options.has("follow") { Scheduling.yieldToFormation() }

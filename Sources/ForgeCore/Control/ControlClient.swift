@@ -57,7 +57,8 @@ struct ControlClient {
   }
 
   /// `forge logs`, `forge events`: the reply, then (when it is ok) everything forge streams
-  /// after it, handed to `output` until forge closes the connection.
+  /// after it, handed to `output` until forge closes the connection, or the pipe that came
+  /// with the reply (`forge logs -f` asks for one: `LogFollowers.add`).
   /// With `untilReply`, it returns after the reply (what came after it goes to `output`).
   func stream(
     _ request: ControlRequest, output: (UnsafeRawBufferPointer) -> Void, untilReply: Bool = false
@@ -69,9 +70,11 @@ struct ControlClient {
     }
     var received: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
+    var pipe: FileDescriptor? = nil
     while !received.contains(0x0A) {
       guard waitReadable(15_000) else { throw .failed("no reply from forge at \(path)") }
-      guard let count = readChunk(&chunk), count > 0 else { throw .closedWithoutReply }
+      let count = chunk.withUnsafeMutableBytes { try? UnixSocket.receive(on: connection, into: $0, passed: &pipe) }
+      guard let count, count > 0 else { throw .closedWithoutReply }
       received.append(contentsOf: chunk[0..<count])
     }
     let newline = received.firstIndex(of: 0x0A)!
@@ -89,11 +92,13 @@ struct ControlClient {
     // client can be seen subscribed.
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 64)
     defer { buffer.deallocate() }
+    let source = pipe ?? connection
+    if pipe != nil { connection.close() }
     while true {
-      _ = waitReadable(-1)
+      _ = Self.waitReadable(source, -1)
       let count: Int?
       do {
-        count = try connection.read(into: buffer)
+        count = try source.read(into: buffer)
       } catch {
         return reply
       }
@@ -146,7 +151,11 @@ struct ControlClient {
   }
 
   private func waitReadable(_ milliseconds: Int32) -> Bool {
-    var entry = pollfd(fd: connection.raw, events: Int16(POLLIN), revents: 0)
+    Self.waitReadable(connection, milliseconds)
+  }
+
+  private static func waitReadable(_ fd: FileDescriptor, _ milliseconds: Int32) -> Bool {
+    var entry = pollfd(fd: fd.raw, events: Int16(POLLIN), revents: 0)
     while true {
       let n = poll(&entry, 1, milliseconds)
       if n < 0 && cglibc_errno() == EINTR { continue }

@@ -20,7 +20,7 @@ enum ControlRequest: Equatable, Sendable {
   case signal(signal: String, targets: [String])
   /// The last `lines` lines of the targets (all when empty), then with `follow` live ones.
   /// `timestamps`: the viewer's choice; nil (absent) is the running forge's own setting.
-  case logs(targets: [String], lines: Int, follow: Bool, json: Bool, timestamps: Bool?)
+  case logs(targets: [String], lines: Int, follow: Bool, json: Bool, timestamps: Bool?, pipe: Bool = false)
   /// Lifecycle events, live.
   case events(json: Bool)
   /// The caller's terminal to an instance's (`web` means `web.1`); frames follow the reply.
@@ -88,7 +88,7 @@ enum ControlRequest: Equatable, Sendable {
       if let given = value["timestamps"], given != .null { timestamps = try flag(given, "timestamps") }
       return .logs(
         targets: try strings(value["targets"], "targets"), lines: lines, follow: try flag(value["follow"], "follow"),
-        json: try flag(value["json"], "json"), timestamps: timestamps)
+        json: try flag(value["json"], "json"), timestamps: timestamps, pipe: try flag(value["pipe"], "pipe"))
     case "events":
       return .events(json: try flag(value["json"], "json"))
     case "attach":
@@ -161,11 +161,11 @@ enum ControlRequest: Equatable, Sendable {
       value = .object(fields)
     case .reload(let dryRun):
       value = .object([("command", .string("reload")), ("dry_run", .bool(dryRun))])
-    case .logs(let targets, let lines, let follow, let json, let timestamps):
+    case .logs(let targets, let lines, let follow, let json, let timestamps, let pipe):
       value = .object([
         ("command", .string("logs")), ("targets", .array(targets.map(JSONValue.string))),
         ("lines", .number(Double(lines))), ("follow", .bool(follow)), ("json", .bool(json)),
-        ("timestamps", timestamps.map(JSONValue.bool) ?? .null),
+        ("timestamps", timestamps.map(JSONValue.bool) ?? .null), ("pipe", .bool(pipe)),
       ])
     case .events(let json):
       value = .object([("command", .string("events")), ("json", .bool(json))])

@@ -7,60 +7,7 @@ final class LogFollowers {
   /// A follower that fell behind takes lines again once its buffer has drained to here.
   static let resumeAt = bufferLimit / 2
 
-  final class Follower {
-    let fd: FileDescriptor
-    let token: UInt64
-    let accepts: (String) -> Bool
-    let rendering: LogRendering
-    /// Live lines (`forge logs -f`), or events (`forge events`).
-    let kind: Kind
-    /// Twice the bound: a follower that is behind keeps up to the bound unwritten, and with
-    /// room for as much again behind it, the unwritten bytes are moved to the front at most
-    /// once per bound's worth of appends (at a capacity equal to the bound, they were moved
-    /// after nearly every partial write: four times the data, measured). Pages never
-    /// written are not resident, so a follower that keeps up uses only the front.
-    let buffer = OutputBuffer(capacity: 2 * LogFollowers.bufferLimit)
-    var skipped = 0
-    var watching = false
-    /// Close once the buffer is written (`forge logs` without -f).
-    var closeWhenDrained = false
-    /// The name of the last line offered, whether it was taken and its rendered lead: lines
-    /// come in runs from one process, so the filter and the lead are looked up once a run.
-    var lastName = ""
-    var lastAccepted = false
-    var lastLead: [UInt8] = []
-
-    /// Whether it follows `name`; the answer and the lead are kept for the next line, which
-    /// is most often of the same process.
-    @inline(__always)
-    func takes(_ name: String) -> Bool {
-      if lastName != name {
-        lastName = name
-        lastAccepted = accepts(name)
-        lastLead = rendering.lead(for: name)
-      }
-      return lastAccepted
-    }
-
-    /// Whether its lines of the current name are rendered exactly as forge's stdout renders
-    /// them under `prefix` (asked once per run of lines).
-    func leadIs(_ prefix: [UInt8]) -> Bool {
-      !rendering.json && !rendering.timestamps && lastLead == prefix
-    }
-
-    enum Kind {
-      case lines
-      case events(json: Bool)
-    }
-
-    init(fd: FileDescriptor, token: UInt64, accepts: @escaping (String) -> Bool, rendering: LogRendering, kind: Kind) {
-      self.fd = fd
-      self.token = token
-      self.accepts = accepts
-      self.rendering = rendering
-      self.kind = kind
-    }
-  }
+  typealias Follower = LogFollower
 
   private let loop: Epoll
   private var followers: [UInt64: Follower] = [:]
@@ -78,15 +25,28 @@ final class LogFollowers {
 
   func owns(_ token: UInt64) -> Bool { followers[token] != nil }
 
-  /// Takes over a client's connection, with what it is sent first.
+  /// Takes over a client's connection: it is sent `reply`, then `history` and, with
+  /// `follow`, what comes. With `pipe`, the reply carries the read end of a pipe of its own and
+  /// everything after the reply goes through that (see `SpliceRing`); the socket is closed.
+  /// When no such pipe can be made (the user's pipe memory is used up), all goes through the
+  /// socket, as without `pipe`: the client takes whichever comes.
   @discardableResult
   func add(
-    _ fd: FileDescriptor, first: [UInt8], accepts: @escaping (String) -> Bool, rendering: LogRendering,
-    kind: Follower.Kind, follow: Bool
-  ) -> Follower {
-    let follower = Follower(fd: fd, token: nextToken, accepts: accepts, rendering: rendering, kind: kind)
+    _ socket: FileDescriptor, reply: [UInt8], history: [UInt8], accepts: @escaping (String) -> Bool,
+    rendering: LogRendering, kind: Follower.Kind, follow: Bool, pipe wantsPipe: Bool = false
+  ) -> Follower? {
+    var fd = socket
+    var ring: SpliceRing? = nil
+    if wantsPipe, let (pipe, spliceRing) = Self.splicedPipe() {
+      defer { socket.close() }
+      guard UnixSocket.send(reply, passing: pipe.read, on: socket) else { return nil }  // it has gone
+      fd = pipe.write
+      ring = spliceRing
+    }
+    let follower = Follower(fd: fd, ring: ring, token: nextToken, accepts: accepts, rendering: rendering, kind: kind)
     nextToken += 1
-    follower.buffer.append(first)
+    if ring == nil { follower.buffer.append(reply) }
+    follower.buffer.append(history)
     follower.closeWhenDrained = !follow
     followers[follower.token] = follower
     if follow {
@@ -97,6 +57,17 @@ final class LogFollowers {
     }
     write(follower)
     return follower
+  }
+
+  /// A client's own pipe (its read end blocking, for the client) and the ring that fills it.
+  /// The pipe holds 1 MiB, half the ring, so a ring whose bytes the pipe has all taken always
+  /// has room again (`LogFollower.writeOut`).
+  private static func splicedPipe() -> (Pipe, SpliceRing)? {
+    guard let pipe = try? Pipe(), pipe.write.growPipeBuffer(to: bufferLimit),
+      (try? pipe.read.setNonBlocking(false)) != nil, (try? pipe.write.setNonBlocking(true)) != nil,
+      let ring = SpliceRing(capacity: 2 * bufferLimit)
+    else { return nil }
+    return (pipe, ring)
   }
 
   /// A new line of `name` (an instance, or forge).
@@ -151,16 +122,16 @@ final class LogFollowers {
   private func take(_ rendered: UnsafeRawBufferPointer, lines: Int, into follower: Follower) {
     pending = true
     if admits(follower, rendered.count) {
-      follower.buffer.append(rendered)
+      follower.append(rendered)
       return
     }
-    let room = Self.bufferLimit - Self.markerRoom - follower.buffer.count
+    let room = min(rendered.count, follower.space(limit: Self.bufferLimit, reserve: Self.markerRoom))
     guard follower.skipped == 0, room > 0, let cut = rendered[0..<room].lastIndex(of: 0x0A) else {
       follower.skipped += lines
       return
     }
     let fitting = UnsafeRawBufferPointer(rebasing: rendered[0...cut])
-    follower.buffer.append(fitting)
+    follower.append(fitting)
     follower.skipped += lines - Memory.count(0x0A, in: fitting)
   }
 
@@ -173,10 +144,10 @@ final class LogFollowers {
   /// line that happened to fit.
   private func admits(_ follower: Follower, _ size: Int) -> Bool {
     if follower.skipped > 0 {
-      guard follower.buffer.count <= Self.resumeAt else { return false }
+      guard follower.unwritten <= Self.resumeAt else { return false }
       tellSkipped(follower)
     }
-    return follower.buffer.count + size + Self.markerRoom <= Self.bufferLimit
+    return size <= follower.space(limit: Self.bufferLimit, reserve: Self.markerRoom)
   }
 
   /// Whether lines wait to be written.
@@ -188,8 +159,8 @@ final class LogFollowers {
     pending = false
     for follower in lineFollowers where !follower.watching {
       // Lines lost while it was behind are told once it has caught up, not with the next line.
-      if follower.skipped > 0 && follower.buffer.count <= Self.resumeAt { tellSkipped(follower) }
-      if follower.buffer.count > 0 { write(follower) }
+      if follower.skipped > 0 && follower.unwritten <= Self.resumeAt { tellSkipped(follower) }
+      if follower.unwritten > 0 { write(follower) }
     }
     if lineFollowers.contains(where: { $0.skipped > 0 }) { pending = true }
   }
@@ -203,7 +174,7 @@ final class LogFollowers {
         follower.skipped += 1
         continue
       }
-      follower.buffer.append(bytes)
+      follower.append(bytes)
       if !follower.watching { write(follower) }
     }
   }
@@ -238,7 +209,7 @@ final class LogFollowers {
           ("time", time), ("event", .string("skipped")), ("instance", .null), ("skipped", .number(Double(count))),
         ]).render() + "\n"
     }
-    follower.buffer.append(Array(marker.utf8))
+    follower.append(Array(marker.utf8))
   }
 
   func writable(_ token: UInt64) {
@@ -248,7 +219,7 @@ final class LogFollowers {
   }
 
   private func write(_ follower: Follower) {
-    switch follower.fd.writeWithoutBlocking(follower.buffer) {
+    switch follower.writeOut() {
     case .failed:
       drop(follower)  // the client went away
       return
@@ -287,17 +258,14 @@ final class LogFollowers {
     for follower in followers.values {
       // Lines lost while it was behind are told, also at the very end.
       if follower.skipped > 0 { tellSkipped(follower) }
-      while follower.buffer.count > 0 {
-        let written: Int?
-        do {
-          written = try follower.fd.write(follower.buffer.bytes)
-        } catch {
-          break  // the client has gone
-        }
-        if let n = written {
-          follower.buffer.consume(n)
-        } else {
-          guard Clock.now() < until else { break }
+      writing: while follower.unwritten > 0 {
+        switch follower.writeOut() {
+        case .failed:
+          break writing  // the client has gone
+        case .done:
+          break
+        case .wouldBlock:
+          guard Clock.now() < until else { break writing }
           _ = follower.fd.waitWritable(milliseconds: 100)
         }
       }

@@ -25,26 +25,26 @@ extension Supervisor {
   }
 
   func streamLogs(
-    _ client: ControlConnection, targets: [String], lines: Int, follow: Bool, json: Bool, timestamps: Bool
+    _ client: ControlConnection, targets: [String], lines: Int, follow: Bool, json: Bool, timestamps: Bool,
+    pipe: Bool
   ) throws(ControlError) -> String? {
     let accepts = try logFilter(targets)
     let rendering = LogRendering(json: json, timestamps: timestamps, width: nameWidth)
     let out = OutputBuffer(capacity: 64 * 1024)
-    out.append(Array(ControlReply.success([]).utf8))
     pump.history.last(lines, matching: accepts) { name, record, line in
       rendering.render(name: name, millis: record.millis, line: line, to: out)
     }
     guard let control else { return nil }
     followers.add(
-      control.detach(client), first: Array(out.bytes), accepts: accepts, rendering: rendering, kind: .lines,
-      follow: follow)
+      control.detach(client), reply: Array(ControlReply.success([]).utf8), history: Array(out.bytes), accepts: accepts,
+      rendering: rendering, kind: .lines, follow: follow, pipe: pipe)
     return nil
   }
 
   func streamEvents(_ client: ControlConnection, json: Bool) -> String? {
     guard let control else { return nil }
     followers.add(
-      control.detach(client), first: Array(ControlReply.success([]).utf8), accepts: { _ in true },
+      control.detach(client), reply: Array(ControlReply.success([]).utf8), history: [], accepts: { _ in true },
       rendering: LogRendering(json: json, timestamps: false, width: 0), kind: .events(json: json), follow: true)
     return nil
   }

@@ -74,11 +74,11 @@ extension Supervisor {
     case .reload(let dryRun):
       if !dryRun { announce("reload (requested by \(client.peer))") }
       return reload(for: client, dryRun: dryRun)
-    case .logs(let targets, let lines, let follow, let json, let timestamps):
+    case .logs(let targets, let lines, let follow, let json, let timestamps, let pipe):
       // The live stream's format: JSON lines if forge prints them (`--log-format json`).
       return try streamLogs(
         client, targets: targets, lines: lines, follow: follow, json: json || project.settings.logFormat == .json,
-        timestamps: timestamps ?? options.timestamps)
+        timestamps: timestamps ?? options.timestamps, pipe: pipe)
     case .events(let json):
       return streamEvents(client, json: json)
     case .attach(let target, let rows, let columns, let steal):

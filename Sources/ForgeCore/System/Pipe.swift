@@ -21,8 +21,9 @@ extension FileDescriptor {
   /// that proved chatty, and only a few: pipe memory counts against the user's
   /// pipe-user-pages-soft (64 MiB by default), past which every new pipe of that user, the
   /// app's own included, shrinks to one page. Best effort: the default 64 KiB works too.
+  /// True when the pipe holds exactly `size` bytes now (a power of two pages).
   @discardableResult
-  func growPipeBuffer() -> Bool {
-    cglibc_fcntl_setpipe_sz(raw, 256 << 10) >= 0
+  func growPipeBuffer(to size: Int = 256 << 10) -> Bool {
+    cglibc_fcntl_setpipe_sz(raw, Int32(size)) == size
   }
 }

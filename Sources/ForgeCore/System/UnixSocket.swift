@@ -95,6 +95,33 @@ enum UnixSocket {
     return credentials
   }
 
+  /// Sends `bytes` (a short reply) with `descriptor` attached, without blocking; false if
+  /// they did not all go.
+  static func send(_ bytes: [UInt8], passing descriptor: FileDescriptor, on socket: FileDescriptor) -> Bool {
+    while true {
+      let sent = bytes.withUnsafeBytes {
+        cglibc_send_with_descriptor(socket.raw, $0.baseAddress, UInt($0.count), descriptor.raw)
+      }
+      if sent < 0 && cglibc_errno() == EINTR { continue }
+      return sent == bytes.count
+    }
+  }
+
+  /// Reads once, taking a descriptor that came with the bytes into `passed` (if it is still
+  /// nil). Returns 0 at end of file.
+  static func receive(
+    on socket: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, passed: inout FileDescriptor?
+  ) throws(SystemError) -> Int {
+    while true {
+      var descriptor: Int32 = passed == nil ? -1 : -2
+      let n = cglibc_receive_with_descriptor(socket.raw, buffer.baseAddress, UInt(buffer.count), &descriptor)
+      if descriptor >= 0 { passed = FileDescriptor(descriptor) }
+      if n >= 0 { return n }
+      let code = cglibc_errno()
+      if code != EINTR { throw SystemError(operation: "recvmsg", errno: code) }
+    }
+  }
+
   static func isSocket(_ path: String) -> Bool {
     identity(path) != nil
   }
