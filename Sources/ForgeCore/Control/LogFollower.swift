@@ -76,9 +76,11 @@ final class LogFollower {
     return min(unwrittenSpace, ring.room - buffer.count - reserve)
   }
 
-  /// Rendered bytes, as they are: one copy.
+  /// Rendered bytes, as they are: one copy. Through a pipe, straight into the ring when
+  /// nothing waits before them and they fit (the `… N lines skipped` marker may come when the
+  /// ring is full of what the pipe holds: it waits in `buffer` then).
   func append(_ bytes: UnsafeRawBufferPointer) {
-    if let ring, buffer.count == 0 {
+    if let ring, buffer.count == 0, bytes.count <= ring.room {
       ring.append(bytes)
     } else {
       buffer.append(bytes)
