@@ -55,10 +55,17 @@ final class LogsTransportTests: ForgeControlTestCase {
     try follower.waitForLine(containing: "reply ok=True descriptors=0 kind=none")
   }
 
+  /// Each pipe's memory counts against the user's pipe limit: beyond 8 followers with a pipe,
+  /// the next one that asks gets its stream on the socket, whole all the same.
+  func testBeyondEightPipedFollowersTheNextGetsTheSocket() throws {
+    let follower = try follow(pipe: true, othersFollowing: 8)
+    try follower.waitForLine(containing: "reply ok=True descriptors=0 kind=none")
+  }
+
   /// A formation whose web prints a line, waits for the file `go`, prints another; a raw
   /// follower that gets the first from the history and the second live, and its `end` when
   /// forge stops.
-  private func follow(pipe: Bool) throws -> ForgeProcess {
+  private func follow(pipe: Bool, othersFollowing: Int = 0) throws -> ForgeProcess {
     let python = try Readiness.requirePython()
     let project = try makeProject([
       "Procfile": "web: echo before the follower; \(Readiness.gate("go")); echo after it; exec sleep 600\n",
@@ -66,6 +73,10 @@ final class LogsTransportTests: ForgeControlTestCase {
     ])
     let forge = try launch(["start", "-t", "1"], in: project)
     try forge.waitForLine(containing: "before the follower", from: "web.1")
+    for _ in 0..<othersFollowing {
+      let other = try launch(["logs", "-f", "web"], in: project)
+      try other.waitForLine(containing: "before the follower", from: "web.1")
+    }
     let follower = try launchProgram(python, ["client.py", pipe ? "pipe" : "socket"], in: project)
     try follower.waitForLine(containing: "before the follower", from: "web.1")
     try project.write("go", "")

@@ -28,8 +28,9 @@ final class LogFollowers {
   /// Takes over a client's connection: it is sent `reply`, then `history` and, with
   /// `follow`, what comes. With `pipe`, the reply carries the read end of a pipe of its own and
   /// everything after the reply goes through that (see `SpliceRing`); the socket is closed.
-  /// When no such pipe can be made (the user's pipe memory is used up), all goes through the
-  /// socket, as without `pipe`: the client takes whichever comes.
+  /// When no such pipe can be made (the user's pipe memory is used up, `pipedLimit` clients
+  /// have one), all goes through the socket, as without `pipe`: the client takes whichever
+  /// comes.
   @discardableResult
   func add(
     _ socket: FileDescriptor, reply: [UInt8], history: [UInt8], accepts: @escaping (String) -> Bool,
@@ -37,7 +38,8 @@ final class LogFollowers {
   ) -> Follower? {
     var fd = socket
     var ring: SpliceRing? = nil
-    if wantsPipe, let (pipe, spliceRing) = Self.splicedPipe() {
+    let piped = followers.values.lazy.filter { $0.ring != nil }.count
+    if wantsPipe, piped < Self.pipedLimit, let (pipe, spliceRing) = Self.splicedPipe() {
       defer { socket.close() }
       guard UnixSocket.send(reply, passing: pipe.read, on: socket) else { return nil }  // it has gone
       fd = pipe.write
@@ -58,6 +60,11 @@ final class LogFollowers {
     write(follower)
     return follower
   }
+
+  /// Followers with a pipe of their own at most: each pipe's 1 MiB counts against the user's
+  /// pipe-user-pages-soft (64 MiB by default), past which every new pipe of that user, the
+  /// processes' included, shrinks to one page. The rest stream through the socket.
+  static let pipedLimit = 8
 
   /// A client's own pipe (its read end blocking, for the client) and the ring that fills it.
   /// The pipe holds 1 MiB, half the ring, so a ring whose bytes the pipe has all taken always

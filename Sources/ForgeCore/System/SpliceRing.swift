@@ -22,11 +22,13 @@ final class SpliceRing {
   private var end = 0
 
   /// Nil when the memory cannot be mapped (the caller streams through the socket instead).
-  init?(capacity: Int) {
+  /// `copying` starts it as if vmsplice had been refused (for tests).
+  init?(capacity: Int, copying: Bool = false) {
     precondition(capacity > 0 && capacity & (capacity - 1) == 0)
     let mapped = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
     guard let mapped, mapped != MAP_FAILED else { return nil }
     self.capacity = capacity
+    self.copying = copying
     base = mapped
   }
 
@@ -53,23 +55,40 @@ final class SpliceRing {
     bytes.withUnsafeBytes { append($0) }
   }
 
+  /// Where vmsplice is refused (a seccomp profile, a kernel without it), bytes are copied
+  /// into the pipe with write(2) instead: slower, the same stream.
+  private var copying = false
+
   /// Hands every unsent byte to `pipe`: true when all went, false when the pipe is full.
   func handOver(to pipe: FileDescriptor) throws(SystemError) -> Bool {
-    let unread = cglibc_unread_bytes(pipe.raw)
-    if unread >= 0 { read = max(read, handed - Int(unread)) }
+    defer { try? noteProgress(of: pipe) }  // the room the client made meanwhile counts at once
+    try noteProgress(of: pipe)
     while unsent > 0 {
       let offset = handed & (capacity - 1)
       let first = min(unsent, capacity - offset)
-      let n = cglibc_vmsplice(pipe.raw, base + offset, UInt(first), base, UInt(unsent - first))
-      if n >= 0 {
+      let n =
+        copying
+        ? Glibc.write(pipe.raw, base + offset, first)
+        : cglibc_vmsplice(pipe.raw, base + offset, UInt(first), base, UInt(unsent - first))
+      if n > 0 {
         handed += n
         continue
       }
-      let code = cglibc_errno()
+      let code = n == 0 ? EAGAIN : cglibc_errno()
       if code == EINTR { continue }
       if code == EAGAIN { return false }
-      throw SystemError(operation: "vmsplice", errno: code)
+      guard !copying, code == ENOSYS || code == EPERM || code == EINVAL else {
+        throw SystemError(operation: copying ? "write" : "vmsplice", errno: code)
+      }
+      copying = true
     }
     return true
+  }
+
+  /// How far the client has read: what was handed over less what the pipe holds unread.
+  private func noteProgress(of pipe: FileDescriptor) throws(SystemError) {
+    let unread = cglibc_unread_bytes(pipe.raw)
+    guard unread >= 0 else { throw SystemError(operation: "ioctl FIONREAD", errno: cglibc_errno()) }
+    read = max(read, handed - Int(unread))
   }
 }
