@@ -25,7 +25,10 @@ enum AttachCommand {
     do {
       reply = try client.stream(
         .attach(target: target, rows: size.rows, columns: size.columns, steal: invocation.parsed.options.has("steal")),
-        output: { rest += $0 }, untilReply: true)
+        output: {
+          rest += $0
+          return true
+        }, untilReply: true)
     } catch {
       throw ClientCommands.describe(error, invocation)
     }

@@ -164,25 +164,43 @@ enum ClientCommands {
     }
     let client = try connect(invocation)
     if command == "events" || options.has("follow") { Scheduling.yieldToFormation() }
+    let output = StreamOutput()
     let reply: JSONValue
-    switch streamReply(client, request) {
+    switch streamReply(client, request, to: output) {
     case .success(let value): reply = value
     case .failure(let failure): throw describe(failure, invocation)
     }
     guard reply["ok"] == .bool(true) else {
       throw Exit(ExitCode.failure, "forge: \(reply["error"]?.string ?? "request failed")")
     }
+    // The stream is JSON with --json, or when forge prints JSON (`--log-format json`).
+    output.finish { cutLineWasJSON in lostNotice(events: command == "events", json: json || cutLineWasJSON) }
+    if let failure = output.failure { throw Exit(ExitCode.failure, "forge: \(failure)") }
     return ExitCode.success
   }
 
   private static func streamReply(
-    _ client: ControlClient, _ request: ControlRequest
+    _ client: ControlClient, _ request: ControlRequest, to output: StreamOutput
   ) -> Result<JSONValue, ControlClient.Failure> {
     do {
-      return .success(try client.stream(request) { bytes in writeRaw(1, buffer: bytes) })
+      return .success(try client.stream(request) { bytes in output.print(bytes) })
     } catch {
       return .failure(error)
     }
+  }
+
+  /// In place of a line forge cut when it stopped with this client behind, in the stream's
+  /// own format (as `… N lines skipped` is).
+  private static func lostNotice(events: Bool, json: Bool) -> String {
+    let text = "… the end of the stream was lost: forge stopped while this client was behind"
+    guard json else { return text + "\n" }
+    let wall = Clock.wall()
+    let time = JSONValue.string(WallTime.rfc3339(wall.seconds, wall.milliseconds))
+    let fields: [(String, JSONValue)] =
+      events
+      ? [("time", time), ("event", .string("lost")), ("instance", .null)]
+      : [("time", time), ("process", .string(LogSource.forgeName)), ("line", .string(text)), ("lost", .bool(true))]
+    return JSONValue.object(fields).render() + "\n"
   }
 
   /// No forge answers. What a forge that died left running is told by `ps` and stopped by

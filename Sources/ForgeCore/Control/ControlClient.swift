@@ -60,8 +60,9 @@ struct ControlClient {
   /// after it, handed to `output` until forge closes the connection, or the pipe that came
   /// with the reply (`forge logs -f` asks for one: `LogFollowers.add`).
   /// With `untilReply`, it returns after the reply (what came after it goes to `output`).
+  /// `output` returns false to end the stream early.
   func stream(
-    _ request: ControlRequest, output: (UnsafeRawBufferPointer) -> Void, untilReply: Bool = false
+    _ request: ControlRequest, output: (UnsafeRawBufferPointer) -> Bool, untilReply: Bool = false
   ) throws(Failure) -> JSONValue {
     do {
       try connection.writeAll(Array((request.encoded() + "\n").utf8))
@@ -85,7 +86,7 @@ struct ControlClient {
       throw .failed("unreadable reply: \(error.message)")
     }
     guard reply["ok"] == .bool(true) else { return reply }
-    if newline + 1 < received.count { received[(newline + 1)...].withUnsafeBytes { output($0) } }
+    if newline + 1 < received.count, !received[(newline + 1)...].withUnsafeBytes({ output($0) }) { return reply }
     if untilReply { return reply }
     // The stream itself (all of a busy formation's log with `forge logs -f`): large reads
     // straight into one buffer. The wait before each read is in poll(2), where a waiting
@@ -103,8 +104,7 @@ struct ControlClient {
         return reply
       }
       guard let count else { continue }
-      guard count > 0 else { return reply }
-      output(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+      guard count > 0, output(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) else { return reply }
     }
   }
 

@@ -21,8 +21,13 @@ struct LineFormatter {
 
   /// Reads the clock; called once per batch of lines rather than per line.
   mutating func updateClock() {
+    updateClock(to: Clock.wall())
+  }
+
+  /// The time lines get from now on: the pump gives the ring the same reading (`forge logs`
+  /// shows a line with the time stdout showed it with).
+  mutating func updateClock(to now: (seconds: Int, milliseconds: Int)) {
     guard timestamps || format == .json else { return }
-    let now = Clock.wall()
     switch format {
     case .text:
       if now.seconds != clockSecond {

@@ -1,6 +1,15 @@
 /// The line path: a stream's lines to stdout's buffer, the instance's ring and whoever follows
 /// the log, with secrets redacted and readiness text looked for.
 extension OutputPump {
+  /// One reading of the wall clock for the lines that follow, on stdout (time stamps, JSON)
+  /// and in the ring alike, so `forge logs` and its followers show a line with the time
+  /// stdout showed it with.
+  func readClock() {
+    let wall = Clock.wall()
+    writer.formatter.updateClock(to: wall)
+    history.millis = Int64(wall.seconds) * 1000 + Int64(wall.milliseconds)
+  }
+
   /// Writes the stream's complete lines while there is room (and, once its pipe has ended, the
   /// last line without a newline); true if stdout filled and lines are left.
   @discardableResult
@@ -165,6 +174,7 @@ extension OutputPump {
 
   /// One of forge's own lines (about forge, or under an instance's name).
   func say(_ message: String, from source: LogSource) {
+    readClock()
     var text = message
     if !redactor.isEmpty, let redacted = Array(message.utf8).withUnsafeBytes({ redactor.redact($0) }) {
       text = String(decoding: redacted, as: UTF8.self)

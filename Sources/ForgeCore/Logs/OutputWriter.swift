@@ -84,7 +84,6 @@ final class OutputWriter {
       droppedMessages += 1
       return
     }
-    formatter.updateClock()
     formatter.append(message: message, from: source, to: buffer)
   }
 

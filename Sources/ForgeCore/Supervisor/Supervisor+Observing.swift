@@ -13,7 +13,10 @@ extension Supervisor {
       } else if names.contains(target) || machine.instances.keys.contains(where: { name($0) == target }) {
         instances.insert(target)
       } else {
-        let list = (typeNames + machine.orderedInstances.map { name($0.id) }).joined(separator: ", ")
+        // Everything that is accepted: types, forge, instances running or only in the rings.
+        let instanceNames = Set(machine.orderedInstances.map { name($0.id) }).union(names)
+          .subtracting([LogSource.forgeName]).sorted()
+        let list = (typeNames + [LogSource.forgeName] + instanceNames).joined(separator: ", ")
         throw ControlError("no process type or instance named \"\(target)\" (known: \(list))")
       }
     }

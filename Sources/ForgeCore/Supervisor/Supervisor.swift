@@ -204,8 +204,7 @@ final class Supervisor {
       writeRaw(2, "forge: \(error)\n")
       return 1
     }
-    let wall = Clock.wall()
-    pump.history.millis = Int64(wall.seconds) * 1000 + Int64(wall.milliseconds)
+    pump.readClock()
     control?.start(now: Clock.now())
     if project.procfile.names.contains(where: { options.readiness.probe(for: $0) == .notify }) {
       do {
@@ -265,9 +264,7 @@ final class Supervisor {
         return emergencyStop(because: "\(error)")
       }
       let now = Clock.now()
-      pump.writer.formatter.updateClock()
-      let wall = Clock.wall()
-      pump.history.millis = Int64(wall.seconds) * 1000 + Int64(wall.milliseconds)
+      pump.readClock()
       for event in events { dispatch(event, now: now) }
       if pollingSignals { handle(Signal.takePending()) }
       probes.expire(now: now)

@@ -112,16 +112,22 @@ func writeRaw(_ fd: Int32, bytes: [UInt8]) {
 }
 
 func writeRaw(_ fd: Int32, buffer: UnsafeRawBufferPointer) {
-  guard let base = buffer.baseAddress else { return }
+  _ = writeAll(fd, buffer: buffer)
+}
+
+/// Writes all of `buffer` to a raw descriptor forge does not own (a client's stdout): 0, or
+/// the errno that stopped it (EIO for a write that took nothing).
+func writeAll(_ fd: Int32, buffer: UnsafeRawBufferPointer) -> Int32 {
+  guard let base = buffer.baseAddress else { return 0 }
   var offset = 0
   while offset < buffer.count {
     let n = Glibc.write(fd, base + offset, buffer.count - offset)
     if n > 0 {
       offset += n
-    } else if n < 0 && cglibc_errno() == EINTR {
       continue
-    } else {
-      return
     }
+    let code = n < 0 ? cglibc_errno() : EIO
+    if code != EINTR { return code }
   }
+  return 0
 }

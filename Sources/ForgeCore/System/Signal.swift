@@ -40,6 +40,16 @@ enum Signal {
     return set
   }
 
+  /// A client whose stdout reader has gone ends as `cat` does there: killed by SIGPIPE
+  /// (status 141 to a shell), which forge's own setup ignores.
+  static func dieOfBrokenPipe() -> Never {
+    _ = Glibc.signal(SIGPIPE, SIG_DFL)
+    var mask = set([SIGPIPE])
+    _ = pthread_sigmask(SIG_UNBLOCK, &mask, nil)
+    _ = raise(SIGPIPE)
+    exit(128 + SIGPIPE)
+  }
+
   /// For commands that do not supervise (`check`, `ps`, `stop`…): Ctrl-C ends them as usual.
   static func unblockHandled() {
     var mask = set(handled)
