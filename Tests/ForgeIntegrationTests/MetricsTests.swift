@@ -265,7 +265,9 @@ final class MetricsTests: ForgeControlTestCase {
     let bad = try runForge(["start", "--metrics", "nonsense"], in: project)
     XCTAssertEqual(bad.status, 2, bad.stderr)
     XCTAssertEqual(
-      bad.stderr, "forge: --metrics: expected HOST:PORT, [ADDRESS]:PORT or unix:PATH, got \"nonsense\"\n")
+      bad.stderr,
+      "forge: --metrics: expected ADDRESS:PORT, [IPV6 ADDRESS]:PORT or unix:PATH (an address, not a host name), got \"nonsense\"\n"
+    )
 
     let port = try MetricsHTTP.freePort()
     let listener = try MetricsHTTP.listen(port)
@@ -275,6 +277,37 @@ final class MetricsTests: ForgeControlTestCase {
     XCTAssertTrue(busy.stderr.hasPrefix("forge: cannot serve metrics at 127.0.0.1:\(port): "), busy.stderr)
     XCTAssertFalse(project.exists("started"), "nothing started\n\(busy.stdout)")
     XCTAssertFalse(project.exists(".forge.sock"))
+
+    // A host name is not an address (nothing is resolved), nor is an IPv6 one without brackets.
+    for value in ["localhost:9100", "::1:9100", "300.1.1.1:9100", "[localhost]:9100"] {
+      let result = try runForge(["start", "--metrics", value], in: project)
+      XCTAssertEqual(result.status, 2, "\(value): \(result.stderr)")
+      XCTAssertTrue(result.stderr.contains("an address, not a host name"), result.stderr)
+    }
+  }
+
+  /// A `unix:` socket that another forge serves is in use: the second forge refuses it (as a
+  /// TCP port in use) instead of taking it over; one left by a forge that died is replaced.
+  func testAUnixSocketInUseIsRefusedAndAStaleOneReplaced() throws {
+    let first = try makeProject(["Procfile": "web: exec sleep 600\n"])
+    let second = try makeProject(["Procfile": "web: touch started; exec sleep 600\n"])
+    let path = first.path("metrics.sock")
+    let forge = try start(first, [], metrics: "unix:\(path)")
+    let refused = try runForge(["start", "--metrics", "unix:\(path)"], in: second)
+    XCTAssertEqual(refused.status, 1, refused.stderr)
+    XCTAssertTrue(refused.stderr.contains("Address already in use"), refused.stderr)
+    XCTAssertFalse(second.exists("started"))
+    XCTAssertTrue(FileStatus.isSocket(path), "the first forge's socket is still there")
+    try stop(forge)
+
+    // A socket nobody listens on any more (its forge was killed) is taken over.
+    let killed = try start(first, [], metrics: "unix:\(path)")
+    killed.send(SIGKILL)
+    _ = try killed.waitForExit()
+    XCTAssertTrue(FileStatus.isSocket(path))
+    let next = try start(second, [], metrics: "unix:\(path)")
+    XCTAssertTrue(FileStatus.isSocket(path))
+    try stop(next)
   }
 }
 

@@ -234,7 +234,9 @@ enum StartCommand {
       guard let address = ListenAddress.parse(metrics.value) else {
         throw ConfigError(
           path: metrics.source, line: 0,
-          message: "expected HOST:PORT, [ADDRESS]:PORT or unix:PATH, got \"\(metrics.value)\"")
+          message:
+            "expected ADDRESS:PORT, [IPV6 ADDRESS]:PORT or unix:PATH (an address, not a host name), got \"\(metrics.value)\""
+        )
       }
       options.metrics = address
     }

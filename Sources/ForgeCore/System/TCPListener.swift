@@ -16,12 +16,14 @@ enum ListenAddress: Equatable, Sendable {
     guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
       port > 0, port < 65536
     else { return nil }
+    // Addresses, not host names: nothing is resolved (`localhost` would be a DNS question).
     let host = String(text[..<colon])
+    var scratch = in6_addr()
     if host.hasPrefix("[") && host.hasSuffix("]") {
       let inner = String(host.dropFirst().dropLast())
-      return inner.isEmpty ? nil : .inet6(address: inner, port: port)
+      return inet_pton(AF_INET6, inner, &scratch) == 1 ? .inet6(address: inner, port: port) : nil
     }
-    return host.isEmpty ? nil : .inet(address: host, port: port)
+    return inet_pton(AF_INET, host, &scratch) == 1 ? .inet(address: host, port: port) : nil
   }
 
   var description: String {
@@ -37,7 +39,18 @@ enum ListenAddress: Equatable, Sendable {
     let fd: FileDescriptor
     switch self {
     case .unix(let path):
-      if UnixSocket.isSocket(path) { UnixSocket.remove(path) }
+      // A socket left by a forge that died is replaced; one that something answers on is not.
+      if UnixSocket.isSocket(path) {
+        var answered: Bool
+        do {
+          _ = try UnixSocket.connect(path, nonBlocking: true)
+          answered = true
+        } catch {
+          answered = error.errno == EAGAIN  // a listener whose backlog is full
+        }
+        if answered { throw SystemError(operation: "bind", errno: EADDRINUSE, path: path) }
+        UnixSocket.remove(path)
+      }
       return try UnixSocket.listen(path)
     case .inet(let address, let port): fd = try Self.bind(family: AF_INET, address: address, port: port)
     case .inet6(let address, let port): fd = try Self.bind(family: AF_INET6, address: address, port: port)
