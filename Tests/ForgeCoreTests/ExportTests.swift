@@ -125,7 +125,10 @@ final class ExportTests: ExportTestCase {
       ([("after", "web=db")], "--after", "db=0"),
       ([("ready-timeout", "0")], "--ready-timeout", "above 0"),
       ([("health-interval", "soon")], "--health-interval", "\"soon\""),
-      ([("metrics", "9100")], "--metrics", "expected ADDRESS:PORT, [IPV6 ADDRESS]:PORT or unix:PATH (an address, not a host name)"),
+      (
+        [("metrics", "9100")], "--metrics",
+        "expected ADDRESS:PORT, [IPV6 ADDRESS]:PORT or unix:PATH (an address, not a host name)"
+      ),
     ]
     for (options, path, mentioning) in cases {
       assertConfigError(
