@@ -187,6 +187,22 @@ final class MetricsTests: ForgeControlTestCase {
     try stop(forge)
   }
 
+  /// Lines ending in a bare LF are accepted (RFC 9112, 2.2), so `printf 'GET … HTTP/1.0\n\n'
+  /// | nc` is answered at once; a request line that is not METHOD TARGET HTTP/1.x is a 400.
+  func testBareLineFeedsAreAcceptedAndAMalformedRequestLineIsABadRequest() throws {
+    let port = try MetricsHTTP.freePort()
+    let project = try makeProject(["Procfile": "web: exec sleep 600\n"])
+    let forge = try start(project, [], metrics: "127.0.0.1:\(port)")
+    let started = Date()
+    let bare = try MetricsHTTP.exchange("GET /healthz HTTP/1.0\nHost: x\n\n", port: port)
+    XCTAssertEqual(bare.status, 200)
+    XCTAssertLessThan(Date().timeIntervalSince(started), 4, "answered, not closed at the 5 s timeout")
+    for request in ["HELLO\r\n\r\n", "GET /healthz HTTP/2.0\r\n\r\n", "GET\r\n\r\n"] {
+      XCTAssertEqual(try MetricsHTTP.exchange(request, port: port).status, 400, request)
+    }
+    try stop(forge)
+  }
+
   // MARK: - Limits
 
   func testOversizedSilentAndExcessConnectionsAreClosedWhileTheFormationRunsOn() throws {

@@ -94,9 +94,11 @@ final class HTTPServer {
     // The limit is on the head (request line, fields, blank line) however it arrives: a head
     // sent in one write is read in several chunks and its end may come in the last one, so
     // its size is checked once the end is found, not only while the end is missing.
-    if let end = headersEnd(connection.request, from: max(0, searched - 3)) {
-      guard end + 4 <= Self.requestLimit else { return respond(connection, .text(431, "request too large\n")) }
-      let (method, path) = parse(connection.request[..<end])
+    if let (end, size) = headEnd(connection.request, from: max(0, searched - 3)) {
+      guard size <= Self.requestLimit else { return respond(connection, .text(431, "request too large\n")) }
+      guard let (method, path) = parse(connection.request[..<end]) else {
+        return respond(connection, .text(400, "bad request\n"))
+      }
       let response = handler(method, path)
       // HEAD: the same headers, no body (RFC 9110 9.3.2).
       respond(connection, response, body: method != "HEAD")
@@ -106,21 +108,24 @@ final class HTTPServer {
     }
   }
 
-  /// Where the blank line that ends the head begins, searched from `start` (the bytes before
-  /// it were searched when they came).
-  private func headersEnd(_ bytes: [UInt8], from start: Int) -> Int? {
-    guard bytes.count >= 4, start <= bytes.count - 4 else { return nil }
-    for i in start...(bytes.count - 4)
-    where bytes[i] == 0x0D && bytes[i + 1] == 0x0A && bytes[i + 2] == 0x0D && bytes[i + 3] == 0x0A {
-      return i
+  /// Where the blank line that ends the head is, searched from `start` (the bytes before it
+  /// were searched when they came): the head's end and its size with the blank line. Lines
+  /// end in CRLF, or in a bare LF, which RFC 9112 (2.2) lets a server accept
+  /// (`printf 'GET /metrics HTTP/1.0\n\n' | nc` is answered at once, not after 5 s).
+  private func headEnd(_ bytes: [UInt8], from start: Int) -> (end: Int, size: Int)? {
+    guard start < bytes.count else { return nil }
+    for i in start..<bytes.count where bytes[i] == 0x0A {
+      if i + 1 < bytes.count && bytes[i + 1] == 0x0A { return (i, i + 2) }
+      if i + 2 < bytes.count && bytes[i + 1] == 0x0D && bytes[i + 2] == 0x0A { return (i, i + 3) }
     }
     return nil
   }
 
-  /// `GET /metrics HTTP/1.1` → ("GET", "/metrics"); the query is left out.
-  private func parse(_ head: ArraySlice<UInt8>) -> (String, String) {
+  /// `GET /metrics HTTP/1.1` → ("GET", "/metrics"); the query is left out. Nil for a request
+  /// line that is not METHOD TARGET HTTP/1.x.
+  private func parse(_ head: ArraySlice<UInt8>) -> (String, String)? {
     let line = head.prefix { $0 != 0x0D && $0 != 0x0A }.split(separator: 0x20)
-    guard line.count >= 2 else { return ("", "") }
+    guard line.count == 3, line[2].starts(with: Array("HTTP/1.".utf8)) else { return nil }
     let target = String(decoding: line[1], as: UTF8.self)
     return (String(decoding: line[0], as: UTF8.self), String(target.prefix { $0 != "?" }))
   }

@@ -48,10 +48,11 @@ final class ResourceSampler {
   }
 
   /// CPU time is counted in clock ticks (10 ms), so over 0.2 s a busy thread can read 105 %:
-  /// no more than 100 % per thread is shown.
+  /// no more than 100 % per thread, and per CPU of the host, is shown.
   private func percent(_ seconds: Double, _ interval: Deadline, threads: Int) -> Double {
     guard interval > 0 else { return 0 }
     let measured = max(0, (seconds / (Double(interval) / 1e9) * 1000).rounded() / 10)
-    return threads > 0 ? min(measured, Double(100 * threads)) : measured
+    let busiest = Double(100 * min(threads > 0 ? threads : Int.max, ProcessStats.processors))
+    return min(measured, busiest)
   }
 }

@@ -86,7 +86,8 @@ extension Supervisor {
     case .signal(let name, let targets):
       guard let number = Signal.number(named: name) else { throw ControlError("unknown signal \"\(name)\"") }
       let ids = try instances(named: targets)
-      announce("signal \(name) \(targets.joined(separator: " ")) (requested by \(client.peer))")
+      let what = targets.isEmpty ? "everything" : targets.joined(separator: " ")
+      announce("signal \(name) \(what) (requested by \(client.peer))")
       announce("sending \(Signal.name(number)) to " + ids.map(self.name).joined(separator: ", "))
       feed(.signal(number, ids))
       return ControlReply.success([("signalled", .array(ids.map { .string(self.name($0)) }))])

@@ -83,7 +83,9 @@ extension Supervisor {
       let list = missing.joined(separator: ", ")
       if stopping { return ControlReply.failure("forge is stopping; not ready: \(list)") }
       if let until = waiter.until, until <= now {
-        let seconds = formatSeconds(Double(until &- waiter.since) / 1e9)
+        // The deadline was set just before the waiter was registered: with --timeout 0 it is
+        // a little earlier than `since`.
+        let seconds = formatSeconds(until > waiter.since ? Double(until - waiter.since) / 1e9 : 0)
         return ControlReply.failure("not ready after \(seconds) s: \(list)")
       }
       return nil

@@ -11,6 +11,8 @@ struct GroupUsage: Equatable {
 enum ProcessStats {
   static let ticksPerSecond = Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
   static let pageSize = max(4096, sysconf(Int32(_SC_PAGESIZE)))
+  /// The CPUs this host has online: no group can use more than all of them.
+  static let processors = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
   /// Usage summed per process group, for the groups asked about; one pass over /proc.
   /// CPU time counts each member's own and that of the children it has reaped (cutime,
