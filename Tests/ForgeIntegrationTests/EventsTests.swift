@@ -238,6 +238,22 @@ final class EventsTests: ForgeControlTestCase {
     XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
   }
 
+  /// A stop in the middle of a restart (web.1's replacement never gets ready) ends it: the log
+  /// says it was interrupted, never that web.2 and web.3, which were only stopped, were
+  /// replaced.
+  func testARestartCutShortByAStopIsToldAsInterrupted() throws {
+    let project = try makeProject(["Procfile": "web: echo up; exec sleep 600\n"])
+    let forge = try launch(["start", "-t", "1", "-m", "web=3", "--ready", "web=log:never"], in: project)
+    try forge.waitForLine(containing: "up", from: "web.3")
+    let restart = try launch(["restart", "web"], in: project)
+    try forge.waitForLine(containing: "up", from: "web.1", count: 2)
+    forge.send(SIGTERM)
+    XCTAssertEqual(try forge.waitForExit(), 0, forge.transcript())
+    XCTAssertEqual(try restart.waitForExit(), 1, restart.transcript())
+    XCTAssertTrue(forge.lines(of: "forge").contains("restart web: interrupted, forge is stopping"), forge.transcript())
+    XCTAssertFalse(forge.lines(of: "forge").contains { $0.contains("replaced") }, forge.transcript())
+  }
+
   /// `forge restart` replaces instances as a reload does and says so the same way: `replaced`
   /// after each replacement's `started`, with the same fields.
   func testARequestedRestartReplacesEachInstanceAsAReloadDoes() throws {

@@ -38,7 +38,10 @@ extension Supervisor {
       announce("\(what) (requested by \(client.peer))")
       feed(input)
       track { machine in
-        machine.isRestarting ? nil : "\(what): " + names.map { "\($0) replaced" }.joined(separator: ", ")
+        if machine.isRestarting { return nil }
+        // A stop ends a restart midway: what was not replaced must not be said to be.
+        guard machine.phase == .running else { return "\(what): interrupted, forge is stopping" }
+        return "\(what): " + names.map { "\($0) replaced" }.joined(separator: ", ")
       }
       let reply = ControlReply.success([("restarting", .array(names.map(JSONValue.string)))])
       guard wait else { return reply }
