@@ -79,7 +79,12 @@ final class OutputSink {
   }
 
   private func rotateIfFull() {
-    guard var current = rotation, current.size >= current.limit else { return }
+    guard let current = rotation, current.size >= current.limit else { return }
+    startNewFile()
+  }
+
+  private func startNewFile() {
+    guard var current = rotation else { return }
     _ = rename(current.path, current.path + ".1")
     let fresh = cglibc_open(current.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     if fresh >= 0 {
@@ -90,11 +95,33 @@ final class OutputSink {
     rotation = current
   }
 
+  /// With rotation, a write takes only the whole lines that fit under the size, so a file
+  /// passes it only by a line longer than the size itself, and a line is never split between
+  /// two files (the writer writes the rest next).
   func write(_ bytes: UnsafeRawBufferPointer) -> WriteResult {
-    let result = writeOnce(bytes)
-    if case .wrote(let n) = result, rotation != nil {
+    guard let current = rotation, let base = bytes.baseAddress, bytes.count > current.limit - current.size else {
+      let result = writeOnce(bytes)
+      if case .wrote(let n) = result, rotation != nil {
+        rotation?.size += n
+        rotateIfFull()
+      }
+      return result
+    }
+    let room = max(0, current.limit - current.size)
+    var count: Int
+    if let cut = UnsafeRawBufferPointer(start: base, count: room).lastIndex(of: 0x0A) {
+      count = cut + 1
+    } else if current.size > 0 {
+      startNewFile()  // not one whole line fits: it goes into the next file
+      return write(bytes)
+    } else {
+      // A single line longer than the size: whole, in a file of its own.
+      count = Memory.find(0x0A, in: base, count: bytes.count).map { $0 + 1 } ?? bytes.count
+    }
+    let result = writeOnce(UnsafeRawBufferPointer(start: base, count: count))
+    if case .wrote(let n) = result {
       rotation?.size += n
-      rotateIfFull()
+      if n == count { startNewFile() }
     }
     return result
   }
