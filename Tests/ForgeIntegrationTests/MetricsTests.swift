@@ -187,6 +187,33 @@ final class MetricsTests: ForgeControlTestCase {
     try stop(forge)
   }
 
+  /// An instance that burns CPU, exits and is started again: its CPU counter keeps its value
+  /// while it is down and goes on from there, never back to 0 while the series is there.
+  func testAnInstancesCPUCounterNeverGoesBackAcrossExitsAndRestarts() throws {
+    let port = try MetricsHTTP.freePort()
+    let project = try makeProject([
+      "Procfile": "burn: timeout --foreground 0.3 sh -c 'while :; do :; done'; echo burnt; exit 1\n"
+    ])
+    let parser = try PrometheusParser(self, project)
+    let forge = try start(project, ["--restart", "always"], metrics: "127.0.0.1:\(port)")
+    let labels = ["type": "burn", "instance": "burn.1"]
+    var values: [Double] = []
+    // Scrapes while it burns, is down (waiting to be restarted) and burns again.
+    while forge.lines(of: "burn.1").filter({ $0 == "burnt" }).count < 3 {
+      let reply = try MetricsHTTP.get("/metrics", port: port)
+      let samples = try parser.parse(reply.body)
+      if let value = samples.first(where: { $0.name == "forge_process_cpu_seconds_total" && $0.labels == labels })?
+        .value
+      {
+        values.append(value)
+      }
+      usleep(100_000)
+    }
+    XCTAssertEqual(values, values.sorted(), "the counter went back")
+    XCTAssertGreaterThan(values.last ?? 0, 0.3, "two runs of 0.3 s of CPU each are counted")
+    try stop(forge)
+  }
+
   /// Lines ending in a bare LF are accepted (RFC 9112, 2.2), so `printf 'GET … HTTP/1.0\n\n'
   /// | nc` is answered at once; a request line that is not METHOD TARGET HTTP/1.x is a 400.
   func testBareLineFeedsAreAcceptedAndAMalformedRequestLineIsABadRequest() throws {

@@ -34,6 +34,23 @@ final class ResourceSampler {
 
   func usage(of group: Int32) -> GroupUsage? { latest?.groups[group] }
 
+  /// Per instance: its current process group, the most CPU time seen of it, and what the
+  /// instance's earlier groups used.
+  private var carried: [String: (group: Int32, last: Double, earlier: Double)] = [:]
+
+  /// The CPU time of an instance across its processes (`forge_process_cpu_seconds_total`): a
+  /// counter that keeps its value while the instance is down and goes on from there when it
+  /// is started again, instead of dropping to 0 while the series is still there.
+  func cpuSeconds(ofInstance name: String, group: Int32?) -> Double {
+    var entry = carried[name] ?? (group: 0, last: 0, earlier: 0)
+    if let group, group != entry.group {
+      entry = (group: group, last: 0, earlier: entry.earlier + entry.last)
+    }
+    if let group, let now = usage(of: group)?.cpuSeconds { entry.last = max(entry.last, now) }
+    carried[name] = entry
+    return entry.earlier + entry.last
+  }
+
   /// CPU use over the interval between the last two samples, in percent of one core.
   func cpuPercent(of group: Int32) -> Double? {
     guard let latest, let previous, let now = latest.groups[group] else { return nil }

@@ -60,10 +60,12 @@ extension Supervisor {
     }
     family("forge_process_restarts_total", "counter", "Restarts of the instance.")
     for instance in instances { sample("forge_process_restarts_total", labels(instance), Double(instance.restarts)) }
-    family("forge_process_cpu_seconds_total", "counter", "CPU time of the instance's process group.")
+    family(
+      "forge_process_cpu_seconds_total", "counter",
+      "CPU time of the instance's process groups (its processes since it was first started).")
     for instance in instances {
-      let usage = group(instance).flatMap(resources.usage(of:))
-      sample("forge_process_cpu_seconds_total", labels(instance), usage?.cpuSeconds ?? 0)
+      let seconds = resources.cpuSeconds(ofInstance: name(instance.id), group: group(instance))
+      sample("forge_process_cpu_seconds_total", labels(instance), seconds)
     }
     family("forge_process_resident_memory_bytes", "gauge", "Resident memory of the instance's process group.")
     for instance in instances {
