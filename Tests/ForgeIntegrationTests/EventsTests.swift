@@ -94,6 +94,7 @@ final class EventsTests: ForgeControlTestCase {
 
     try project.write("go", "")
     try json.waitForLine(containing: #""event":"started","instance":"job.1""#)
+    try control(["scale", "web=1"], in: project)  // changes nothing: no `scaled`
     try control(["scale", "web=2"], in: project)
     try json.waitForLine(containing: #""event":"ready","instance":"web.2""#)
     let web2 = try processTable(in: project).pid("web.2")
@@ -117,6 +118,7 @@ final class EventsTests: ForgeControlTestCase {
     XCTAssertEqual(number(restart, "delay"), 1)
     let (_, started) = try find("started job.1", in: events, after: restarting)
     XCTAssertGreaterThan(number(started, "pid") ?? 0, 0)
+    XCTAssertEqual(events.filter { $0["event"] as? String == "scaled" }.count, 1, "only a scale that changed counts")
     let (scaledAt, scaled) = try find("scaled -", in: events, after: restarting)
     // The same object as the scale reply's `formation`, not a string.
     XCTAssertEqual(scaled["formation"] as? [String: Int], ["web": 2, "job": 1])

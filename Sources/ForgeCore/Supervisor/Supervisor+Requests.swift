@@ -65,9 +65,10 @@ extension Supervisor {
           return settled ? "\(what): done, " + ClientCommands.formationLine(self.formation()) : nil
         }
       }
-      if !targets.isEmpty {
-        // Before the instances it starts or stops say so: the same object as the reply's
-        // `formation`; `web=3 worker=1` as text.
+      // Before the instances it starts or stops say so: the same object as the reply's
+      // `formation`; `web=3 worker=1` as text. Only when the counts change (the protocol's
+      // `scaled`: "a scale request changed the counts").
+      if !targets.isEmpty, formation(after: targets) != formation() {
         let counts = formation(after: targets)
         publish("scaled", details: [("formation", counts, ClientCommands.formationLine(counts))])
       }
