@@ -169,8 +169,9 @@ final class DetachTests: ForgeControlTestCase {
     let project = try makeProject(["Procfile": "web: exec ./service.sh\n", "service.sh": HelperScripts.service])
     let foreground = try launch(["start", "-t", "1"], in: project)
     try foreground.waitForLine(containing: "ready pid=", from: "web.1")
-    let busy = try runForge(["start", "-D"], in: project)
+    let busy = try runForge(["start", "-D", "--log-file", "fresh.log"], in: project)
     XCTAssertEqual(busy.status, 1, busy.stderr)
+    XCTAssertFalse(project.exists("fresh.log"), "a start that failed leaves no empty log file")
     XCTAssertEqual(
       busy.stderr, "forge: another forge is already running here (control socket \(project.path(".forge.sock")))\n")
     XCTAssertEqual(busy.stdout, "")

@@ -23,8 +23,11 @@ extension StartCommand {
     }
     let options = invocation.parsed.options
     var output = cglibc_open("/dev/null", O_WRONLY | O_CLOEXEC, 0)
+    // A log file this start creates is removed again if the start fails with it still empty.
+    var created: String? = nil
     if let file = Settings.lookup("log-file", options, invocation.settings.variables) {
       let path = Path.absolute(file.value, from: invocation.workingDirectory)
+      if access(path, F_OK) != 0 { created = path }
       output = cglibc_open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
       guard output >= 0 else {
         throw ConfigError(
@@ -61,6 +64,8 @@ extension StartCommand {
     }
     // It ended before it was up: what it said, and its status.
     writeRaw(2, String(decoding: said, as: UTF8.self))
+    var info = stat()
+    if let created, stat(created, &info) == 0, info.st_size == 0 { _ = unlink(created) }
     let status = waitForChild(pid)
     return status.map { $0.shellStatus == 0 ? ExitCode.failure : $0.shellStatus } ?? ExitCode.failure
   }
