@@ -22,7 +22,7 @@ final class ControlServer {
     let lock = DirectoryLock(Path.directory(of: path))
     defer { lock.release() }
     if UnixSocket.isSocket(path) {
-      if answers(path) { throw .inUse(path) }
+      if UnixSocket.answers(path) { throw .inUse(path) }
       UnixSocket.remove(path)
     } else if Files.exists(path) {
       throw .notSocket(path)
@@ -32,17 +32,6 @@ final class ControlServer {
       return ControlServer(path: path, listener: listener, identity: UnixSocket.identity(path))
     } catch {
       throw .failed(error)
-    }
-  }
-
-  /// Whether a forge listens at `path`. A backlog so full that connecting would block (EAGAIN)
-  /// also means a live one.
-  private static func answers(_ path: String) -> Bool {
-    do {
-      _ = try UnixSocket.connect(path, nonBlocking: true)
-      return true
-    } catch {
-      return error.errno == EAGAIN
     }
   }
 

@@ -92,7 +92,7 @@ final class LogFollower {
   }
 
   /// Through a pipe, what was rendered into `buffer` moves on into the ring.
-  func settle() {
+  private func settle() {
     guard let ring, buffer.count > 0 else { return }
     let moving = min(buffer.count, ring.room)
     ring.append(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<moving]))

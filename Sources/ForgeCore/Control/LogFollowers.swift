@@ -38,8 +38,9 @@ final class LogFollowers {
   ) -> Follower? {
     var fd = socket
     var ring: SpliceRing? = nil
-    let piped = followers.values.lazy.filter { $0.ring != nil }.count
-    if wantsPipe, piped < Self.pipedLimit, let (pipe, spliceRing) = Self.splicedPipe() {
+    if wantsPipe, followers.values.lazy.filter({ $0.ring != nil }).count < Self.pipedLimit,
+      let (pipe, spliceRing) = Self.splicedPipe()
+    {
       defer { socket.close() }
       guard UnixSocket.send(reply, passing: pipe.read, on: socket) else { return nil }  // it has gone
       fd = pipe.write

@@ -34,7 +34,7 @@ final class ResourceSampler {
 
   func usage(of group: Int32) -> GroupUsage? { latest?.groups[group] }
 
-  /// Per instance: its current process group, the most CPU time seen of it, and what the
+  /// Per instance: its current process group, the CPU time last seen of it, and what the
   /// instance's earlier groups used.
   private var carried: [String: (group: Int32, last: Double, earlier: Double)] = [:]
 
@@ -46,7 +46,7 @@ final class ResourceSampler {
     if let group, group != entry.group {
       entry = (group: group, last: 0, earlier: entry.earlier + entry.last)
     }
-    if let group, let now = usage(of: group)?.cpuSeconds { entry.last = max(entry.last, now) }
+    if let group, let now = usage(of: group)?.cpuSeconds { entry.last = now }  // `sample` keeps it monotonic
     carried[name] = entry
     return entry.earlier + entry.last
   }

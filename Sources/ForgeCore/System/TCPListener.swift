@@ -41,14 +41,7 @@ enum ListenAddress: Equatable, Sendable {
     case .unix(let path):
       // A socket left by a forge that died is replaced; one that something answers on is not.
       if UnixSocket.isSocket(path) {
-        var answered: Bool
-        do {
-          _ = try UnixSocket.connect(path, nonBlocking: true)
-          answered = true
-        } catch {
-          answered = error.errno == EAGAIN  // a listener whose backlog is full
-        }
-        if answered { throw SystemError(operation: "bind", errno: EADDRINUSE, path: path) }
+        if UnixSocket.answers(path) { throw SystemError(operation: "bind", errno: EADDRINUSE, path: path) }
         UnixSocket.remove(path)
       }
       return try UnixSocket.listen(path)

@@ -122,6 +122,18 @@ enum UnixSocket {
     }
   }
 
+  /// Whether something listens at `path` (a socket file nobody answers on was left by a
+  /// process that died). A backlog so full that connecting would block (EAGAIN) also means a
+  /// live one.
+  static func answers(_ path: String) -> Bool {
+    do {
+      _ = try connect(path, nonBlocking: true)
+      return true
+    } catch {
+      return error.errno == EAGAIN
+    }
+  }
+
   static func isSocket(_ path: String) -> Bool {
     identity(path) != nil
   }
